@@ -1,0 +1,155 @@
+// The plugin interface (ABI version 1).
+//
+// Each module in the plugin folder exports two symbols:
+//   hsm_migrate_abi_version  -- extern "C" const std::uint32_t, read first;
+//                               must equal kAbiVersion or the module is refused.
+//   hsm_migrate_backend      -- BOOST_DLL_ALIAS of a function returning the
+//                               module's Backend singleton (Backend& ()).
+// Shape (style: ccache remote storage): a Backend is a factory that creates or
+// opens Devices from a state folder; a Device opens Partitions; every verb
+// returns a Result. No exception crosses this boundary. Objects handed out by
+// a module must not outlive it: the loader keeps modules loaded for the life
+// of the process.
+//
+// ABI history (bump kAbiVersion on any change to these classes):
+//   version 1: devices, partitions, keys, key use, cloning, blob export.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plugins/api/secret.hpp"
+#include "plugins/api/status.hpp"
+#include "plugins/api/types.hpp"
+
+namespace hsm::api {
+
+inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr const char* kAbiSymbol = "hsm_migrate_abi_version";
+inline constexpr const char* kBackendSymbol = "hsm_migrate_backend";
+
+struct DomainSecret {
+  DomainKind kind = DomainKind::text;
+  std::string label;   // "" allowed for the first domain (D2)
+  SecretBytes secret;  // text: the domain string; ped: the PED-key secret bytes
+};
+
+struct DeviceCreateRequest {
+  std::string name;
+  Version firmware;
+  bool fm_enabled = false;
+};
+
+struct PartitionCreateRequest {
+  std::string name;
+  PartitionType type = PartitionType::v0;
+  AuthKind auth = AuthKind::password;
+  bool fips = false;
+  DomainSecret domain;
+  SecretBytes pin;  // the partition (PO) password / PED PIN
+};
+
+struct KeyGenRequest {
+  std::string type;  // "aes-256", "rsa-2048", "ec-p384", "ed25519", "des3", ...
+  int count = 1;
+  std::string label;  // base label; with count > 1 a "-N" suffix is added
+  bool extractable = true;
+  KeygenMechanism mechanism = KeygenMechanism::none;  // RSA only; K3
+};
+
+// What a target accepts, produced by the target and carried by the tool.
+struct CloneOffer {
+  std::vector<Protocol> accepts;  // informational; the blob is authoritative
+  Bytes blob;                     // certificates / signed ephemeral key (opaque)
+};
+
+// Opaque protocol messages produced by a source for one target.
+struct CloneMessages {
+  Protocol protocol = Protocol::cpv1;
+  Bytes session;              // CPv4: the source half of the handshake; else empty
+  std::vector<Bytes> objects;  // one sealed message per object
+};
+
+struct ObjectVerdict {
+  ObjectDesc object;
+  Verdict verdict;
+};
+
+struct CloneOutResult {
+  CloneMessages messages;
+  std::vector<ObjectDesc> sent;         // in the order of messages.objects
+  std::vector<ObjectVerdict> refused;   // refused by the source's rules
+};
+
+struct CloneInResult {
+  std::vector<ObjectDesc> created;
+  std::vector<ObjectDesc> already_present;  // matched by content fingerprint
+  std::vector<ObjectVerdict> refused;       // refused by the target's rules
+};
+
+class Partition {
+ public:
+  virtual ~Partition() = default;
+
+  virtual Result<Endpoint> describe() = 0;
+  // The PO role: mutating and key-using verbs fail until login succeeds.
+  virtual Status login(const SecretBytes& pin) = 0;
+
+  // Streams objects in handle order; the visitor returns false to stop.
+  // Memory stays bounded whatever the object count.
+  virtual Status for_each_object(const std::function<bool(const ObjectDesc&)>& visit) = 0;
+  // selector: "all", a label, a handle ("#12") or a CKA_ID in hex ("id:0a1b").
+  virtual Result<std::vector<ObjectDesc>> find_objects(std::string_view selector) = 0;
+
+  virtual Result<std::vector<ObjectDesc>> generate_keys(const KeyGenRequest& req) = 0;
+  virtual Status set_policy(int id, int value) = 0;
+  virtual Status domain_add(const DomainSecret& domain, bool primary) = 0;
+  virtual Status domain_label(std::string_view label, std::string_view new_label,
+                              bool primary) = 0;
+  virtual Status domain_delete(std::string_view label) = 0;
+  virtual Status set_suite(std::string_view suite, bool enabled) = 0;
+
+  // Key use, for drills and for proving a clone moved the same key.
+  virtual Result<Bytes> sign(std::uint64_t handle, const Bytes& data) = 0;
+  virtual Result<bool> verify(std::uint64_t handle, const Bytes& data, const Bytes& sig) = 0;
+  virtual Result<Bytes> encrypt(std::uint64_t handle, const Bytes& plaintext) = 0;
+  virtual Result<Bytes> decrypt(std::uint64_t handle, const Bytes& ciphertext) = 0;
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+
+  virtual Result<DeviceDesc> describe() = 0;
+  virtual Result<std::vector<std::string>> partition_names() = 0;
+  virtual Result<std::unique_ptr<Partition>> open_partition(std::string_view name) = 0;
+  virtual Result<std::unique_ptr<Partition>> create_partition(const PartitionCreateRequest& r) = 0;
+
+  virtual Status upgrade(const Version& firmware) = 0;
+  virtual Status enable_fm() = 0;
+  virtual Status set_clock_skew(std::int64_t seconds) = 0;
+  virtual Status set_hsm_policy(int id, int value) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view kind() const = 0;     // "luna6", "luna7", "cloud", "backup-g5"
+  virtual std::string_view version() const = 0;  // the module's own version
+  virtual std::string_view summary() const = 0;  // one line for `plugins`
+
+  // `dir` is the device's own folder (created 0700 by the caller).
+  virtual Result<std::unique_ptr<Device>> create_device(const std::filesystem::path& dir,
+                                                        const DeviceCreateRequest& req) = 0;
+  virtual Result<std::unique_ptr<Device>> open_device(const std::filesystem::path& dir) = 0;
+};
+
+using BackendEntry = Backend&();
+
+}  // namespace hsm::api
