@@ -43,6 +43,10 @@ struct DeviceCreateRequest {
   std::string name;
   Version firmware;
   bool fm_enabled = false;
+  // The fleet's emulated manufacturer: its root certificate signs every
+  // device's hardware origin key (HOK) certificate. Shared by all devices of
+  // one --home; created on first use.
+  std::filesystem::path factory_dir;
 };
 
 struct PartitionCreateRequest {
@@ -60,6 +64,7 @@ struct KeyGenRequest {
   std::string label;  // base label; with count > 1 a "-N" suffix is added
   bool extractable = true;
   KeygenMechanism mechanism = KeygenMechanism::none;  // RSA only; K3
+  ClientDesc client;  // K4: the client may remap the mechanism
 };
 
 // What a target accepts, produced by the target and carried by the tool.
@@ -132,7 +137,8 @@ class Device {
 
   virtual Status upgrade(const Version& firmware) = 0;
   virtual Status enable_fm() = 0;
-  virtual Status set_clock_skew(std::int64_t seconds) = 0;
+  virtual Status set_clock_skew(std::int64_t seconds) = 0;  // emulation: skew the clock
+  virtual Status sync_clock() = 0;  // U3: the SO syncs with host time (needs HSM policy 57)
   virtual Status set_hsm_policy(int id, int value) = 0;
 };
 

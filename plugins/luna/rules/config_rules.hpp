@@ -61,6 +61,12 @@ api::Status check_capacity(const api::DeviceDesc& dev, const api::PartitionDesc&
 api::Status check_key_generation(const api::DeviceDesc& dev, const api::PartitionDesc& part,
                                  api::KeyType type, int bits, api::KeygenMechanism mech);
 
+// rule K4: the client remaps RSA PKCS / X9.31 key generation to FIPS 186-3
+// automatically when client >= 10.1.0 and firmware < 7.7.1, and with client
+// >= 10.4.0 when the partition is in FIPS mode. Returns the mechanism used.
+api::KeygenMechanism remap_keygen(const api::DeviceDesc& dev, const api::PartitionDesc& part,
+                                  api::KeygenMechanism requested, const api::ClientDesc& client);
+
 // Effective FIPS mode of a partition (X2).
 bool effective_fips(const api::DeviceDesc& dev, bool partition_fips_flag);
 

@@ -1,0 +1,62 @@
+// One partition of an emulated Luna device. Internal to plugins/luna.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugins/api/backend.hpp"
+#include "plugins/luna/crypto/crypto.hpp"
+#include "plugins/luna/device/device_core.hpp"
+
+namespace hsm::luna {
+
+// An object with its key material in clear: exists only inside the device.
+struct StoredObject {
+  api::ObjectDesc desc;
+  crypto::KeyMaterial material;
+};
+
+class LunaPartition final : public api::Partition {
+ public:
+  LunaPartition(std::shared_ptr<DeviceCore> core, std::int64_t id, std::string name);
+
+  api::Result<api::Endpoint> describe() override;
+  api::Status login(const api::SecretBytes& pin) override;
+  api::Status for_each_object(const std::function<bool(const api::ObjectDesc&)>& visit) override;
+  api::Result<std::vector<api::ObjectDesc>> find_objects(std::string_view selector) override;
+  api::Result<std::vector<api::ObjectDesc>> generate_keys(const api::KeyGenRequest& req) override;
+  api::Status set_policy(int id, int value) override;
+  api::Status domain_add(const api::DomainSecret& domain, bool primary) override;
+  api::Status domain_label(std::string_view label, std::string_view new_label, bool primary) override;
+  api::Status domain_delete(std::string_view label) override;
+  api::Status set_suite(std::string_view suite, bool enabled) override;
+  api::Result<api::Bytes> sign(std::uint64_t handle, const api::Bytes& data) override;
+  api::Result<bool> verify(std::uint64_t handle, const api::Bytes& data, const api::Bytes& sig) override;
+  api::Result<api::Bytes> encrypt(std::uint64_t handle, const api::Bytes& plaintext) override;
+  api::Result<api::Bytes> decrypt(std::uint64_t handle, const api::Bytes& ciphertext) override;
+
+  // For the cloning and archive layers of the model.
+  api::Result<StoredObject> load(std::uint64_t handle);
+  // Inserts objects (handles assigned here) inside the caller's transaction.
+  api::Result<std::vector<api::ObjectDesc>> insert_objects(std::vector<StoredObject>& objects);
+  api::Status require_login() const;
+  std::int64_t id() const { return id_; }
+  DeviceCore& core() { return *core_; }
+
+ private:
+  api::Result<api::PartitionDesc> load_desc(const api::DeviceDesc& dev);
+  api::Result<api::SecretBytes> derive_domain_key(const api::DomainSecret& d);
+
+  std::shared_ptr<DeviceCore> core_;
+  std::int64_t id_;
+  std::string name_;
+  bool logged_in_ = false;
+};
+
+// Derives the 32-byte key of a domain: Argon2id for a text domain, HKDF for
+// a PED-key secret; and its public fingerprint.
+api::Result<api::SecretBytes> domain_key(const api::DomainSecret& d);
+std::string domain_fingerprint(const api::SecretBytes& key);
+
+}  // namespace hsm::luna

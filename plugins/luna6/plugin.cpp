@@ -1,0 +1,7 @@
+// The luna6 plugin: the shared Luna model configured as a Luna 6.
+// Everything kind-specific lives in plugins/luna/rules/kind_profile.cpp.
+#include <boost/dll/alias.hpp>
+
+#include "plugins/luna/device/luna_backend.hpp"
+
+HSM_LUNA_PLUGIN(hsm::api::DeviceKind::luna6)
