@@ -1,1 +1,150 @@
-int main() { return 0; }
+// hsm-migrate: the command line. One exit point: every error travels as a
+// value to here, is printed as one line, and becomes the documented exit code.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tool/context.hpp"
+
+namespace {
+
+using hsm::api::Error;
+using hsm::api::ErrorKind;
+using namespace hsm::tool;
+
+constexpr const char* kGlobalHelp = R"(Global options (anywhere on the line):
+  --home DIR              the fleet folder (default $HSM_MIGRATE_HOME, else ~/.local/state/hsm-migrate)
+  --plugin-dir DIR        where plugins are (default $HSM_MIGRATE_PLUGIN_PATH, else next to the binary)
+  --json                  one JSON document on stdout, stable field names
+  --quiet                 print only errors
+  --client-version X.Y.Z  the Luna client version to act as (default 10.9.0)
+  --pin-file FILE         partition PIN (else $HSM_MIGRATE_PIN, else a prompt)
+Exit codes: 0 success, 1 other failure, 2 usage, 3 refused by a rule, 4 integrity failure, 5 lock busy.
+See man hsm-migrate.
+)";
+
+void print_error(const Context* ctx, const Error& e) {
+  std::string line = "hsm-migrate: ";
+  if (e.kind == ErrorKind::refused) {
+    line += "refused: rule " + e.rule + (e.code.empty() ? "" : " (" + e.code + ")") + ": ";
+  } else {
+    line += "error: ";
+  }
+  line += e.message;
+  if (!e.fix.empty()) line += "; fix: " + e.fix;
+  std::cerr << line << "\n";
+  if (ctx && ctx->opts.json) std::cout << json{{"ok", false}, {"error", to_json(e)}}.dump(2) << "\n";
+}
+
+// Takes the global options out of argv, wherever they stand.
+hsm::api::Result<std::vector<std::string>> extract_globals(int argc, char** argv, GlobalOptions& g) {
+  std::vector<std::string> rest;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    bool has_inline = false;
+    if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_inline = true;
+    }
+    auto take = [&](std::string& out) -> hsm::api::Status {
+      if (has_inline) {
+        out = value;
+        return {};
+      }
+      if (i + 1 >= argc) return Error::usage(a + " needs a value");
+      out = argv[++i];
+      return {};
+    };
+    if (a == "--home") HSM_TRY(take(g.home));
+    else if (a == "--plugin-dir") HSM_TRY(take(g.plugin_dir));
+    else if (a == "--pin-file") HSM_TRY(take(g.pin_file));
+    else if (a == "--client-version") HSM_TRY(take(g.client_version));
+    else if (a == "--json") g.json = true;
+    else if (a == "--quiet") g.quiet = true;
+    else rest.push_back(argv[i]);
+  }
+  return rest;
+}
+
+int run(int argc, char** argv) {
+  std::vector<Command> commands;
+  add_plugin_commands(commands);
+  add_device_commands(commands);
+  add_partition_commands(commands);
+  add_object_commands(commands);
+
+  Context ctx;
+  auto rest = extract_globals(argc, argv, ctx.opts);
+  if (!rest.ok()) {
+    print_error(nullptr, rest.error());
+    return static_cast<int>(ErrorKind::usage);
+  }
+  std::vector<std::string>& args = rest.value();
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << "usage: hsm-migrate [global options] COMMAND ...\n\nCommands:\n";
+    for (const auto& c : commands) std::cout << "  " << c.synopsis << "\n";
+    std::cout << "\n" << kGlobalHelp;
+    return args.empty() ? static_cast<int>(ErrorKind::usage) : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "hsm-migrate 0.1.0 (plugin interface " << hsm::api::kAbiVersion << ")\n";
+    return 0;
+  }
+  // The longest run of leading words that names a command.
+  const Command* cmd = nullptr;
+  std::size_t used = 0;
+  for (const auto& c : commands) {
+    std::string words;
+    for (std::size_t n = 1; n <= args.size() && n <= 3; ++n) {
+      words += (n > 1 ? " " : "") + args[n - 1];
+      if (words == c.words && n > used) {
+        cmd = &c;
+        used = n;
+      }
+    }
+  }
+  if (!cmd) {
+    print_error(&ctx, Error::usage("unknown command \"" + args[0] + (args.size() > 1 ? " " + args[1] : "") + "\"",
+                                   "see `hsm-migrate --help`"));
+    return static_cast<int>(ErrorKind::usage);
+  }
+  if (!ctx.opts.client_version.empty()) {
+    auto v = hsm::api::Version::parse(ctx.opts.client_version);
+    if (!v) {
+      print_error(&ctx, Error::usage("bad --client-version \"" + ctx.opts.client_version + "\"",
+                                     "write it as X.Y.Z, e.g. 10.4.0"));
+      return static_cast<int>(ErrorKind::usage);
+    }
+    ctx.client.version = *v;
+  }
+  ctx.plugins.load_from(PluginLoader::search_path(ctx.opts.plugin_dir));
+  for (const auto& r : ctx.plugins.refused())
+    if (cmd->words != "plugins" && !ctx.opts.quiet)
+      std::cerr << "hsm-migrate: warning: plugin " << r.file.string() << " refused: " << r.reason << "\n";
+  ctx.fleet = std::make_unique<Fleet>(ctx.opts.home.empty() ? Fleet::default_home() : std::filesystem::path(ctx.opts.home),
+                                      ctx.plugins);
+  std::vector<std::string> cmd_args(args.begin() + static_cast<std::ptrdiff_t>(used), args.end());
+  if (!cmd_args.empty() && (cmd_args[0] == "--help" || cmd_args[0] == "-h")) {
+    std::cout << "usage: hsm-migrate " << cmd->synopsis << "\n";
+    return 0;
+  }
+  hsm::api::Status st = cmd->run(ctx, cmd_args);
+  if (!st.ok()) {
+    print_error(&ctx, st.error());
+    return static_cast<int>(st.error().kind);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "hsm-migrate: error: " << e.what() << "\n";
+    return static_cast<int>(ErrorKind::other);
+  }
+}

@@ -69,10 +69,14 @@ Status check_upgrade(const DeviceDesc& dev, const Version& to) {
 
 Status check_enable_fm(const DeviceDesc& dev) {
   // rule S3: a Backup HSM must stay FM-disabled.
-  if (!profile(dev.kind).can_enable_fm)
+  if (dev.kind == DeviceKind::backup_g5)
     return Error::refused("S3", "CKR_OPERATION_NOT_ALLOWED",
+                          dev.name + " is a Backup HSM, which must stay FM-disabled");
+  // rule S2 (model): a cloud service offers no Functionality Modules.
+  if (!profile(dev.kind).can_enable_fm)
+    return Error::refused("S2", "CKR_OPERATION_NOT_ALLOWED",
                           dev.name + " is a " + std::string(api::to_string(dev.kind)) +
-                              " device, which cannot enable Functionality Modules");
+                              " device, which offers no Functionality Modules");
   // rule S2: FMs need firmware 7.4.0 and enabling is one-way.
   if (dev.fm == api::FmState::enabled)
     return Error::refused("S2", "CKR_OPERATION_NOT_ALLOWED",
@@ -82,7 +86,8 @@ Status check_enable_fm(const DeviceDesc& dev) {
     return Error::refused("S2", "CKR_FM_NEVER_ENABLED",
                           dev.name + " runs firmware " + dev.firmware.str() +
                               "; Functionality Modules need 7.4.0 or newer",
-                          "upgrade " + dev.name + " to 7.4.0 or newer first");
+                          dev.kind == DeviceKind::luna6 ? "use a Luna 7 at 7.4.0 or newer"
+                                                        : "upgrade " + dev.name + " to 7.4.0 or newer first");
   return {};
 }
 

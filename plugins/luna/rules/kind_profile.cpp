@@ -11,7 +11,7 @@ const KindProfile& profile(DeviceKind kind) {
   // and newer; below 6.0 nothing is supported (rule P1). A cloud service is
   // already at the 7.8.0 level (P6, P7).
   static const KindProfile kLuna6{DeviceKind::luna6, {6, 0, 0}, Version{7, 0, 0}, {6, 10, 9},
-                                  100, std::nullopt, false, false, true, 0,
+                                  100, std::nullopt, true, false, true, 0,
                                   "Luna 6 (firmware 6.x, CPv1)"};
   static const KindProfile kLuna7{DeviceKind::luna7, {7, 0, 0}, std::nullopt, {7, 8, 0},
                                   100, std::nullopt, true, false, true, 0,

@@ -1,0 +1,88 @@
+// key generate | object list
+#include <iomanip>
+#include <iostream>
+
+#include "tool/context.hpp"
+
+namespace hsm::tool {
+namespace {
+
+using api::Error;
+using api::Status;
+
+Status generate(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("key generate");
+  desc.add_options()("type", po::value<std::string>()->required(), "key type, e.g. aes-256")(
+      "count", po::value<int>()->default_value(1), "how many keys")(
+      "label", po::value<std::string>()->default_value(""), "label (-N appended when --count > 1)")(
+      "non-extractable", "CKA_EXTRACTABLE = false")(
+      "keygen-mechanism", po::value<std::string>()->default_value(""), "RSA: pkcs|x9.31|186-3");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"address"}));
+  HSM_TRY_ASSIGN(Address a, parse_address(vm["address"].as<std::string>()));
+  api::KeyGenRequest req;
+  req.type = vm["type"].as<std::string>();
+  req.count = vm["count"].as<int>();
+  req.label = vm["label"].as<std::string>();
+  req.extractable = vm.count("non-extractable") == 0;
+  req.client = ctx.client;
+  if (const auto& m = vm["keygen-mechanism"].as<std::string>(); !m.empty()) {
+    auto mech = api::parse_keygen_mechanism(m);
+    if (!mech || *mech == api::KeygenMechanism::none)
+      return Error::usage("--keygen-mechanism is pkcs, x9.31 or 186-3");
+    req.mechanism = *mech;
+  }
+  HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(a));
+  HSM_TRY(ctx.login(*part, a));
+  HSM_TRY_ASSIGN(auto created, part->generate_keys(req));
+  json objs = json::array();
+  for (const auto& o : created) objs.push_back(to_json(o));
+  ctx.emit({{"partition", vm["address"].as<std::string>()}, {"created", objs}}, [&](std::ostream& os) {
+    os << "generated " << created.size() << " object(s) in " << vm["address"].as<std::string>();
+    if (!created.empty())
+      os << " (handles #" << created.front().handle << "..#" << created.back().handle << ")";
+    os << "\n";
+  });
+  return {};
+}
+
+// Streams: memory stays flat whatever the object count.
+Status list(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("object list");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"address"}));
+  HSM_TRY_ASSIGN(Address a, parse_address(vm["address"].as<std::string>()));
+  HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(a));
+  std::ostream& os = std::cout;
+  std::uint64_t n = 0;
+  if (ctx.opts.json) {
+    os << "{\n  \"partition\": " << json(vm["address"].as<std::string>()).dump() << ",\n  \"objects\": [";
+    HSM_TRY(part->for_each_object([&](const api::ObjectDesc& o) {
+      os << (n++ ? ",\n    " : "\n    ") << to_json(o).dump();
+      return true;
+    }));
+    os << (n ? "\n  ]" : "]") << ",\n  \"count\": " << n << "\n}\n";
+    return {};
+  }
+  if (ctx.opts.quiet) return {};
+  HSM_TRY(part->for_each_object([&](const api::ObjectDesc& o) {
+    os << "#" << std::left << std::setw(7) << o.handle << std::setw(12) << api::to_string(o.cls)
+       << std::setw(8) << api::to_string(o.key_type) << std::setw(6) << o.bits
+       << (o.extractable ? "extractable     " : "non-extractable ") << o.fingerprint.substr(0, 16)
+       << "  " << o.label << "\n";
+    ++n;
+    return true;
+  }));
+  os << n << " object(s)\n";
+  return {};
+}
+
+}  // namespace
+
+void add_object_commands(std::vector<Command>& out) {
+  out.push_back({"key generate",
+                 "key generate DEV/PART --type T [--count N] [--label L] [--non-extractable] "
+                 "[--keygen-mechanism pkcs|x9.31|186-3]",
+                 generate});
+  out.push_back({"object list", "object list DEV/PART", list});
+}
+
+}  // namespace hsm::tool

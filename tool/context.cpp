@@ -1,0 +1,131 @@
+#include "tool/context.hpp"
+
+#include <charconv>
+#include <iostream>
+
+#include "tool/secrets.hpp"
+
+namespace hsm::tool {
+
+using api::Error;
+using api::Result;
+
+void Context::emit(const json& doc, const std::function<void(std::ostream&)>& text) const {
+  if (opts.json) {
+    std::cout << doc.dump(2) << "\n";
+  } else if (!opts.quiet) {
+    text(std::cout);
+  }
+}
+
+api::Status Context::login(api::Partition& part, const Address& a) const {
+  HSM_TRY_ASSIGN(api::SecretBytes pin, partition_pin(opts.pin_file, a.device + "/" + a.partition));
+  return part.login(pin);
+}
+
+Result<po::variables_map> parse_options(const std::vector<std::string>& args,
+                                        const po::options_description& desc,
+                                        const std::vector<std::string>& positional) {
+  po::options_description all = desc;
+  po::positional_options_description pos;
+  for (const auto& name : positional) {
+    all.add_options()(name.c_str(), po::value<std::string>());
+    pos.add(name.c_str(), 1);
+  }
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return Error::usage(e.what(), "see `hsm-migrate --help` or man hsm-migrate");
+  }
+  for (const auto& name : positional)
+    if (!vm.count(name)) return Error::usage("missing " + name, "see `hsm-migrate --help`");
+  return vm;
+}
+
+Result<std::pair<int, int>> parse_policy_assignment(const std::string& text) {
+  auto eq = text.find('=');
+  int id = -1, value = -1;
+  if (eq != std::string::npos) {
+    auto r1 = std::from_chars(text.data(), text.data() + eq, id);
+    auto r2 = std::from_chars(text.data() + eq + 1, text.data() + text.size(), value);
+    if (r1.ec == std::errc() && r1.ptr == text.data() + eq && r2.ec == std::errc() &&
+        r2.ptr == text.data() + text.size() && id >= 0)
+      return std::pair{id, value};
+  }
+  return Error::usage("\"" + text + "\" is not a policy assignment", "write --set N=V, e.g. --set 42=1");
+}
+
+json to_json(const api::DeviceDesc& d) {
+  json policies = json::object();
+  for (auto [k, v] : d.hsm_policies) policies[std::to_string(k)] = v;
+  return {{"name", d.name},
+          {"kind", api::to_string(d.kind)},
+          {"firmware", d.firmware.str()},
+          {"fm", api::to_string(d.fm)},
+          {"clock_skew_seconds", d.clock_offset_s},
+          {"hsm_policies", policies}};
+}
+
+json to_json(const api::PartitionDesc& p) {
+  json policies = json::object();
+  for (auto [k, v] : p.policies) policies[std::to_string(k)] = v;
+  json domains = json::array();
+  for (const auto& d : p.domains)
+    domains.push_back({{"label", d.label},
+                       {"kind", api::to_string(d.kind)},
+                       {"primary", d.primary},
+                       {"fingerprint", d.fingerprint}});
+  return {{"name", p.name},
+          {"type", api::to_string(p.type)},
+          {"auth", api::to_string(p.auth)},
+          {"fips", p.fips},
+          {"policies", policies},
+          {"domains", domains},
+          {"suites_available", p.suites_available},
+          {"suites_enabled", p.suites_enabled},
+          {"object_count", p.object_count}};
+}
+
+json to_json(const api::ObjectDesc& o) {
+  json travelled = json::array();
+  for (auto p : o.travelled) travelled.push_back(api::to_string(p));
+  return {{"handle", o.handle},
+          {"label", o.label},
+          {"id", o.id_hex},
+          {"class", api::to_string(o.cls)},
+          {"key_type", api::to_string(o.key_type)},
+          {"bits", o.bits},
+          {"curve", o.curve},
+          {"extractable", o.extractable},
+          {"sensitive", o.sensitive},
+          {"assigned", o.assigned},
+          {"per_key_auth", o.per_key_auth},
+          {"keygen_mechanism", api::to_string(o.keygen)},
+          {"origin_fm", api::to_string(o.origin_fm)},
+          {"travelled", travelled},
+          {"fingerprint", o.fingerprint}};
+}
+
+json to_json(const api::Verdict& v) {
+  return {{"allowed", v.allowed},
+          {"protocol", v.protocol ? json(api::to_string(*v.protocol)) : json(nullptr)},
+          {"rule", v.rule.empty() ? json(nullptr) : json(v.rule)},
+          {"code", v.code.empty() ? json(nullptr) : json(v.code)},
+          {"message", v.message},
+          {"fix", v.fix.empty() ? json(nullptr) : json(v.fix)},
+          {"warnings", v.warnings}};
+}
+
+json to_json(const api::Error& e) {
+  static const char* kinds[] = {"", "failure", "usage", "refused", "integrity", "busy"};
+  return {{"kind", kinds[static_cast<int>(e.kind)]},
+          {"exit_code", static_cast<int>(e.kind)},
+          {"rule", e.rule.empty() ? json(nullptr) : json(e.rule)},
+          {"code", e.code.empty() ? json(nullptr) : json(e.code)},
+          {"message", e.message},
+          {"fix", e.fix.empty() ? json(nullptr) : json(e.fix)}};
+}
+
+}  // namespace hsm::tool

@@ -1,0 +1,71 @@
+// What every command gets: the global options, the loaded plugins, the fleet
+// and the output channel (text for people, one JSON document for scripts).
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugins/api/backend.hpp"
+#include "tool/fleet.hpp"
+#include "tool/plugin_loader.hpp"
+
+namespace hsm::tool {
+
+using json = nlohmann::ordered_json;
+namespace po = boost::program_options;
+
+struct GlobalOptions {
+  std::string home;
+  std::string plugin_dir;
+  std::string pin_file;
+  std::string client_version;
+  bool json = false;
+  bool quiet = false;
+};
+
+struct Context {
+  GlobalOptions opts;
+  PluginLoader plugins;
+  std::unique_ptr<Fleet> fleet;
+  api::ClientDesc client;
+
+  // Prints `doc` with --json, else calls `text` (unless --quiet).
+  void emit(const json& doc, const std::function<void(std::ostream&)>& text) const;
+  // The PIN for a partition, from --pin-file / $HSM_MIGRATE_PIN / a prompt.
+  api::Status login(api::Partition& part, const Address& a) const;
+};
+
+// Parses a command's own options; positional names are bound in order.
+api::Result<po::variables_map> parse_options(const std::vector<std::string>& args,
+                                             const po::options_description& desc,
+                                             const std::vector<std::string>& positional);
+
+// JSON forms with stable field names (documented in man/hsm-migrate.1).
+json to_json(const api::DeviceDesc& d);
+json to_json(const api::PartitionDesc& p);
+json to_json(const api::ObjectDesc& o);
+json to_json(const api::Verdict& v);
+json to_json(const api::Error& e);
+
+// "N=V" policy assignments.
+api::Result<std::pair<int, int>> parse_policy_assignment(const std::string& text);
+
+using Handler = std::function<api::Status(Context&, const std::vector<std::string>&)>;
+struct Command {
+  std::string words;     // "device create"
+  std::string synopsis;  // for --help
+  Handler run;
+};
+// Each commands/*.cpp contributes its commands.
+void add_device_commands(std::vector<Command>& out);
+void add_partition_commands(std::vector<Command>& out);
+void add_object_commands(std::vector<Command>& out);
+void add_plugin_commands(std::vector<Command>& out);
+
+}  // namespace hsm::tool

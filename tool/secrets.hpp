@@ -1,0 +1,23 @@
+// Secrets come from a file, an environment variable or a prompt on the
+// terminal -- never from the command line, where `ps` and shell history see them.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "plugins/api/backend.hpp"
+
+namespace hsm::tool {
+
+// Reads a whole file as a secret, dropping one trailing newline.
+api::Result<api::SecretBytes> read_secret_file(const std::string& path, const std::string& what);
+// The partition PIN: --pin-file, else $HSM_MIGRATE_PIN, else a prompt when
+// stdin is a terminal; otherwise a usage error that says how to provide it.
+api::Result<api::SecretBytes> partition_pin(const std::string& pin_file, const std::string& address);
+// A cloning domain: --domain-file (text domain), --ped-key (PED secret; a new
+// random one is created 0600 when the file does not exist), else
+// $HSM_MIGRATE_DOMAIN (text), else a prompt on a terminal.
+api::Result<api::DomainSecret> domain_secret(const std::string& domain_file, const std::string& ped_key,
+                                             const std::string& label);
+
+}  // namespace hsm::tool
