@@ -29,8 +29,9 @@ std::string hex(const Bytes& b);
 std::string hex(const std::uint8_t* p, std::size_t n);
 Bytes hmac_sha256(const SecretBytes& key, const Bytes& msg);
 // HKDF-SHA256 (RFC 5869) via OpenSSL's KDF.
-SecretBytes hkdf_sha256(const SecretBytes& ikm, const Bytes& salt, const Bytes& info,
-                        std::size_t out_len);
+// Fails (never returns a weak key) if the library refuses.
+Result<SecretBytes> hkdf_sha256(const SecretBytes& ikm, const Bytes& salt, const Bytes& info,
+                                std::size_t out_len);
 
 // --- authenticated encryption for storage and blobs (libsodium
 // XChaCha20-Poly1305-IETF). Output layout: nonce(24) || ciphertext || tag(16).

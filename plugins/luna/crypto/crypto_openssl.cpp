@@ -126,24 +126,33 @@ Bytes hmac_sha256(const SecretBytes& key, const Bytes& msg) {
   return out;
 }
 
-SecretBytes hkdf_sha256(const SecretBytes& ikm, const Bytes& salt, const Bytes& info,
-                        std::size_t out_len) {
+Result<SecretBytes> hkdf_sha256(const SecretBytes& ikm, const Bytes& salt, const Bytes& info,
+                                std::size_t out_len) {
   SecretBytes out(out_len);
   EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
   EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
   EVP_KDF_free(kdf);
+  // OpenSSL refuses zero-length octet parameters: an empty salt or info is
+  // simply not passed (RFC 5869 treats a missing salt as zeros).
+  static const std::uint8_t kZeroSalt[32] = {};
   OSSL_PARAM params[5];
+  int n = 0;
   char digest[] = "SHA256";
-  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-  params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                                const_cast<std::uint8_t*>(ikm.data()), ikm.size());
-  params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                                const_cast<std::uint8_t*>(salt.data()), salt.size());
-  params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                                const_cast<std::uint8_t*>(info.data()), info.size());
-  params[4] = OSSL_PARAM_construct_end();
-  if (EVP_KDF_derive(ctx, out.data(), out.size(), params) <= 0) out.assign(out_len, 0);
+  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                  const_cast<std::uint8_t*>(ikm.data()), ikm.size());
+  params[n++] = salt.empty()
+                    ? OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                                        const_cast<std::uint8_t*>(kZeroSalt), 32)
+                    : OSSL_PARAM_construct_octet_string(
+                          OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t*>(salt.data()), salt.size());
+  if (!info.empty())
+    params[n++] = OSSL_PARAM_construct_octet_string(
+        OSSL_KDF_PARAM_INFO, const_cast<std::uint8_t*>(info.data()), info.size());
+  params[n] = OSSL_PARAM_construct_end();
+  const bool ok = ikm.size() > 0 && EVP_KDF_derive(ctx, out.data(), out.size(), params) > 0;
   EVP_KDF_CTX_free(ctx);
+  if (!ok) return ossl_error("HKDF");
   return out;
 }
 

@@ -1,0 +1,110 @@
+// Runs the built hsm-migrate binary in a scratch fleet folder, the way a
+// user or a cron job would, and captures exit code, stdout and stderr.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace hsm::e2e {
+
+namespace fs = std::filesystem;
+
+// Exit codes (man/hsm-migrate.1).
+inline constexpr int kOk = 0, kOther = 1, kUsage = 2, kRefused = 3, kIntegrity = 4, kBusy = 5;
+
+struct CliRun {
+  int rc = -1;
+  std::string out;
+  std::string err;
+  nlohmann::json json() const { return nlohmann::json::parse(out); }
+};
+
+inline std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("hsm-e2e-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    env_["HSM_MIGRATE_HOME"] = (dir_ / "fleet").string();
+    env_["HSM_MIGRATE_PIN"] = "e2e-partition-pin";
+    env_["HSM_MIGRATE_DOMAIN"] = "e2e-domain";
+    env_["HSM_MIGRATE_CLOUD_LATENCY_MS"] = "0";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs hsm-migrate with args (no shell involved).
+  CliRun run(const std::vector<std::string>& args) {
+    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      for (const auto& [k, v] : env_) {
+        if (v.empty()) ::unsetenv(k.c_str());
+        else ::setenv(k.c_str(), v.c_str(), 1);
+      }
+      FILE* o = std::freopen(out.c_str(), "w", stdout);
+      FILE* e = std::freopen(err.c_str(), "w", stderr);
+      (void)o;
+      (void)e;
+      std::freopen("/dev/null", "r", stdin);
+      std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
+      full.insert(full.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : full) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CliRun r;
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  // Runs and asserts success, returning the run.
+  CliRun ok(const std::vector<std::string>& args) {
+    CliRun r = run(args);
+    EXPECT_EQ(r.rc, kOk) << "hsm-migrate";
+    if (r.rc != kOk) {
+      std::string line;
+      for (const auto& a : args) line += " " + a;
+      ADD_FAILURE() << "command:" << line << "\nstderr: " << r.err;
+    }
+    return r;
+  }
+
+  // Runs and asserts refusal by `rule` with the refused exit code; the one
+  // error line names the rule.
+  CliRun refused(const std::vector<std::string>& args, const std::string& rule) {
+    CliRun r = run(args);
+    EXPECT_EQ(r.rc, kRefused) << r.err;
+    EXPECT_NE(r.err.find("rule " + rule + " "), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    return r;
+  }
+
+  fs::path dir_;
+  std::map<std::string, std::string> env_;
+};
+
+}  // namespace hsm::e2e
