@@ -67,5 +67,6 @@ void add_device_commands(std::vector<Command>& out);
 void add_partition_commands(std::vector<Command>& out);
 void add_object_commands(std::vector<Command>& out);
 void add_plugin_commands(std::vector<Command>& out);
+void add_clone_commands(std::vector<Command>& out);
 
 }  // namespace hsm::tool

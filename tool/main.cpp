@@ -74,6 +74,7 @@ int run(int argc, char** argv) {
   add_device_commands(commands);
   add_partition_commands(commands);
   add_object_commands(commands);
+  add_clone_commands(commands);
 
   Context ctx;
   auto rest = extract_globals(argc, argv, ctx.opts);
@@ -131,6 +132,9 @@ int run(int argc, char** argv) {
     return 0;
   }
   hsm::api::Status st = cmd->run(ctx, cmd_args);
+  // An error without a message was already reported in full by the command
+  // (a list of refusals); only its exit code remains.
+  if (!st.ok() && st.error().message.empty()) return static_cast<int>(st.error().kind);
   if (!st.ok()) {
     print_error(&ctx, st.error());
     return static_cast<int>(st.error().kind);

@@ -78,6 +78,9 @@ struct CloneMessages {
   Protocol protocol = Protocol::cpv1;
   Bytes session;              // CPv4: the source half of the handshake; else empty
   std::vector<Bytes> objects;  // one sealed message per object
+  // rule U4: a V1 source sends its SKS master key as the one protocol
+  // message and its objects as SIM4 blobs (sealed under that key).
+  std::vector<Bytes> sim4;
 };
 
 struct ObjectVerdict {
@@ -124,6 +127,22 @@ class Partition {
   virtual Result<bool> verify(std::uint64_t handle, const Bytes& data, const Bytes& sig) = 0;
   virtual Result<Bytes> encrypt(std::uint64_t handle, const Bytes& plaintext) = 0;
   virtual Result<Bytes> decrypt(std::uint64_t handle, const Bytes& ciphertext) = 0;
+
+  // Cloning. The tool is only the middle-man: the target makes an offer, the
+  // source checks it and seals the objects, the target checks and creates.
+  // Target side: what this partition accepts from `source` (certificate or
+  // signed ephemeral key, per protocol). Valid until the session expires.
+  virtual Result<CloneOffer> clone_offer(const Endpoint& source, const ClientDesc& client) = 0;
+  // Source side: objects (by handle) sealed for the target that made `offer`.
+  // Objects the source's rules refuse are listed, not sent. An Error with
+  // rule "U1" means the offer's session expired: ask for a new offer.
+  virtual Result<CloneOutResult> clone_out(const CloneOffer& offer, const Endpoint& target,
+                                           const std::vector<std::uint64_t>& handles,
+                                           const ClientDesc& client) = 0;
+  // Target side: opens, checks and creates the objects in one transaction.
+  // Objects whose content fingerprint is already present are not doubled.
+  virtual Result<CloneInResult> clone_in(const Endpoint& source, const CloneMessages& messages,
+                                         const ClientDesc& client) = 0;
 };
 
 class Device {
@@ -154,6 +173,13 @@ class Backend {
   virtual Result<std::unique_ptr<Device>> create_device(const std::filesystem::path& dir,
                                                         const DeviceCreateRequest& req) = 0;
   virtual Result<std::unique_ptr<Device>> open_device(const std::filesystem::path& dir) = 0;
+
+  // The rules as a pure function of descriptions: the pair, then each object
+  // in order (capacity included). `check`, `clone` and `plan check` all ask
+  // this, so a verdict never differs between them.
+  virtual Evaluation evaluate(const Endpoint& source, const Endpoint& target,
+                              const std::vector<ObjectDesc>& objects,
+                              const ClientDesc& client) const = 0;
 };
 
 using BackendEntry = Backend&();

@@ -141,4 +141,18 @@ struct Verdict {
   bool stripped = false;              // S5: permissive attributes stripped
 };
 
+// A clone judged as a whole: the pair, each object (same order as given),
+// and how many objects one operation may carry (C2).
+struct Evaluation {
+  Verdict pair;
+  std::vector<Verdict> objects;
+  std::size_t batch_limit = 0;
+  bool allowed() const {
+    if (!pair.allowed) return false;
+    for (const auto& o : objects)
+      if (!o.allowed) return false;
+    return true;
+  }
+};
+
 }  // namespace hsm::api

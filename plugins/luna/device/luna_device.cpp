@@ -8,6 +8,7 @@
 #include "plugins/luna/device/luna_partition.hpp"
 #include "plugins/luna/device/schema.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
+#include "plugins/luna/rules/evaluation.hpp"
 
 namespace hsm::luna {
 
@@ -275,6 +276,12 @@ class LunaBackend final : public api::Backend {
   Result<std::unique_ptr<api::Device>> open_device(const std::filesystem::path& dir) override {
     HSM_TRY_ASSIGN(auto core, DeviceCore::open(profile_, dir));
     return std::unique_ptr<api::Device>(std::make_unique<LunaDevice>(core));
+  }
+
+  api::Evaluation evaluate(const api::Endpoint& source, const api::Endpoint& target,
+                           const std::vector<api::ObjectDesc>& objects,
+                           const api::ClientDesc& client) const override {
+    return rules::evaluate_clone(source, target, objects, client);
   }
 
  private:

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "plugins/api/backend.hpp"
+#include "plugins/luna/cloning/protocol.hpp"
 #include "plugins/luna/crypto/crypto.hpp"
 #include "plugins/luna/device/device_core.hpp"
 
@@ -35,6 +37,13 @@ class LunaPartition final : public api::Partition {
   api::Result<bool> verify(std::uint64_t handle, const api::Bytes& data, const api::Bytes& sig) override;
   api::Result<api::Bytes> encrypt(std::uint64_t handle, const api::Bytes& plaintext) override;
   api::Result<api::Bytes> decrypt(std::uint64_t handle, const api::Bytes& ciphertext) override;
+  // Cloning verbs: partition_cloning.cpp.
+  api::Result<api::CloneOffer> clone_offer(const api::Endpoint& source, const api::ClientDesc& client) override;
+  api::Result<api::CloneOutResult> clone_out(const api::CloneOffer& offer, const api::Endpoint& target,
+                                             const std::vector<std::uint64_t>& handles,
+                                             const api::ClientDesc& client) override;
+  api::Result<api::CloneInResult> clone_in(const api::Endpoint& source, const api::CloneMessages& messages,
+                                           const api::ClientDesc& client) override;
 
   // For the cloning and archive layers of the model.
   api::Result<StoredObject> load(std::uint64_t handle);
@@ -42,6 +51,14 @@ class LunaPartition final : public api::Partition {
   api::Result<std::vector<api::ObjectDesc>> insert_objects(std::vector<StoredObject>& objects);
   api::Status require_login() const;
   std::int64_t id() const { return id_; }
+  // The device identity (HOK, certificate chain, clock) the protocols sign with.
+  api::Result<cloning::DeviceIdentity> identity(const api::DeviceDesc& dev);
+  // This partition's cloning domain keys, in order (D1-D4).
+  api::Result<std::vector<cloning::DomainKey>> domain_keys();
+  // A V1 partition's SKS master key (rule U4).
+  api::Result<api::SecretBytes> smk();
+  // The handle of an object with this content fingerprint, or 0 (dedup).
+  api::Result<std::uint64_t> handle_of_fingerprint(const std::string& fingerprint);
   DeviceCore& core() { return *core_; }
 
  private:
@@ -51,7 +68,13 @@ class LunaPartition final : public api::Partition {
   std::shared_ptr<DeviceCore> core_;
   std::int64_t id_;
   std::string name_;
+  api::Result<cloning::Twc> twc(const cloning::DeviceIdentity& me, int bits);
+
   bool logged_in_ = false;
+  // Target side of a clone: the offer this partition made, kept in memory
+  // only (its ephemeral key never touches the disk), and the TWC it named.
+  std::optional<cloning::TargetSession> session_;
+  std::optional<cloning::Twc> session_twc_;
 };
 
 // Derives the 32-byte key of a domain: Argon2id for a text domain, HKDF for

@@ -1,0 +1,98 @@
+// Streaming writer of hsm-migrate archives (spec: formats/archive-format.md).
+//
+//   auto w = ArchiveWriter::create(path, header, signer);   // header written
+//   for each object:
+//     ad = w->next_associated_data(handle, type);            // device seals with ad
+//     w->add_blob(handle, type, label, sealed);
+//   auto summary = w->commit();                              // index, trailer, rename
+//
+// The archive goes to a temporary file beside `path` (0600) and appears under
+// `path` only on commit(), fsynced. On any error, and when the writer is
+// destroyed without commit(), the temporary file is removed. Memory stays
+// constant whatever the number of blobs: index entries are streamed to an
+// anonymous temporary file and copied after the blobs on commit().
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "formats/archive_format.hpp"
+#include "formats/atomic_file.hpp"
+
+namespace hsm::formats {
+
+// Signs the 32-byte archive digest with the source device's HOK (Ed25519,
+// pure) and returns the 64-byte signature. The library never holds the key.
+using ArchiveSigner = std::function<Result<Bytes>(const Bytes& digest)>;
+
+struct ArchiveWriterOptions {
+  bool overwrite = false;  // replace an existing file at the destination
+  // Deterministic mode: header.archive_id and header.created_at are written
+  // as given, so equal inputs give equal bytes (golden vectors, tests).
+  // Otherwise the writer draws a random id and takes the current time.
+  bool deterministic = false;
+  // Check the certificate chain before writing anything (recommended: an
+  // archive with a broken chain never verifies). Tests that build
+  // deliberately broken archives turn it off.
+  bool check_chain = true;
+};
+
+struct WriteSummary {
+  std::filesystem::path path;
+  ArchiveId archive_id{};
+  std::uint64_t blob_count = 0;
+  std::uint64_t sealed_bytes = 0;  // sum of the sealed blob sizes
+  std::uint64_t file_bytes = 0;
+  Digest archive_digest{};         // what the HOK signed
+};
+
+class ArchiveWriter {
+ public:
+  // Validates the header (usage errors name the field), creates the
+  // temporary file and writes the header. Errors: usage (bad header, bad
+  // path, destination exists), other (I/O).
+  static Result<std::unique_ptr<ArchiveWriter>> create(const std::filesystem::path& destination,
+                                                       ArchiveHeader header, ArchiveSigner signer,
+                                                       ArchiveWriterOptions options = {});
+  ~ArchiveWriter();  // removes the temporary file unless committed
+  ArchiveWriter(const ArchiveWriter&) = delete;
+  ArchiveWriter& operator=(const ArchiveWriter&) = delete;
+
+  // The header as written: archive id, created_at and header digest filled in.
+  const ArchiveHeader& header() const { return header_; }
+  // The position the next add_blob() gets, and the associated data the
+  // device must bind into that blob's AEAD.
+  std::uint64_t next_index() const { return count_; }
+  Bytes next_associated_data(std::uint64_t handle, BlobType type) const;
+
+  // Appends one sealed blob. Errors: usage (bad type, label over 255 bytes
+  // or not UTF-8, sealed size 0 or over kMaxSealed, too many blobs), other
+  // (I/O). After an error the writer is finished and the file removed.
+  Status add_blob(std::uint64_t handle, BlobType type, std::string_view label,
+                  const std::uint8_t* sealed, std::size_t sealed_size);
+  Status add_blob(std::uint64_t handle, BlobType type, std::string_view label, const Bytes& sealed) {
+    return add_blob(handle, type, label, sealed.data(), sealed.size());
+  }
+
+  // Writes the index and the trailer, has the signer sign the archive digest,
+  // checks that signature against the HOK certificate, then fsyncs and
+  // renames into place. Errors: usage (no blobs: an archive that checks
+  // nothing is refused), integrity (the signature does not verify), the
+  // signer's own error, other (I/O).
+  Result<WriteSummary> commit();
+  // Abandons the archive and removes the temporary file. Idempotent.
+  void abort() noexcept;
+
+ private:
+  struct Impl;
+  explicit ArchiveWriter(std::unique_ptr<Impl> impl);
+  Error fail(Error e);
+  std::unique_ptr<Impl> impl_;
+  ArchiveHeader header_;
+  std::uint64_t count_ = 0;
+};
+
+}  // namespace hsm::formats

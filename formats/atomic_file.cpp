@@ -1,0 +1,203 @@
+#include "formats/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc >= 2.28)
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace hsm::formats {
+
+using api::Error;
+using api::Result;
+using api::Status;
+
+namespace {
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+Error io_error(const std::string& what, int e) {
+  if (e == ENOSPC || e == EDQUOT)
+    return Error::other("no space left on device writing " + what +
+                        " (the partial file was removed)");
+  return Error::other(what + ": " + errno_text(e));
+}
+
+// Temporary files a signal handler may remove. A slot is published (state 2)
+// only after its path is complete; the handler reads nothing else.
+struct TempSlot {
+  std::atomic<int> state{0};  // 0 free, 1 being written, 2 published
+  char path[PATH_MAX];
+};
+std::array<TempSlot, 32> g_slots;
+
+int register_temp(const std::string& path) {
+  if (path.size() >= PATH_MAX) return -1;
+  for (std::size_t i = 0; i < g_slots.size(); ++i) {
+    int expected = 0;
+    if (g_slots[i].state.compare_exchange_strong(expected, 1)) {
+      std::memcpy(g_slots[i].path, path.c_str(), path.size() + 1);
+      g_slots[i].state.store(2);
+      return static_cast<int>(i);
+    }
+  }
+  return -1;  // more than 32 at once: not removed on a signal
+}
+
+void unregister_temp(int slot) {
+  if (slot >= 0) g_slots[static_cast<std::size_t>(slot)].state.store(0);
+}
+
+}  // namespace
+
+void remove_temp_files_on_signal() noexcept {
+  for (auto& s : g_slots)
+    if (s.state.load() == 2) ::unlink(s.path);
+}
+
+Status write_all(int fd, const void* data, std::size_t n, const std::string& what) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return io_error(what, errno);
+    }
+    if (w == 0) return io_error(what, ENOSPC);
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return {};
+}
+
+Status fsync_directory(const std::filesystem::path& folder) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Error::other("cannot open folder " + folder.string() + ": " + errno_text(errno));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  // Some file systems cannot fsync a folder (EINVAL): nothing more to do there.
+  if (rc != 0 && e != EINVAL) return Error::other("fsync of folder " + folder.string() + ": " + errno_text(e));
+  return {};
+}
+
+Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::path& destination,
+                                                       AtomicFileOptions options) {
+  if (destination.empty() || !destination.has_filename())
+    return Error::usage("not a file path: \"" + destination.string() + "\"");
+  std::filesystem::path folder = destination.parent_path();
+  if (folder.empty()) folder = ".";
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error::usage("folder " + folder.string() + " does not exist",
+                        "create the folder first or choose another path");
+  if (::lstat(destination.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Error::usage(destination.string() + " is a folder");
+    if (!options.overwrite)
+      return Error::usage(destination.string() + " already exists",
+                          "choose another name, or ask to overwrite it");
+  }
+  std::unique_ptr<AtomicFile> f(new AtomicFile());
+  f->destination_ = destination;
+  f->options_ = options;
+  std::string tmpl = (folder / ("." + destination.filename().string() + ".tmp-XXXXXX")).string();
+  f->fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);  // created 0600
+  if (f->fd_ < 0) {
+    int e = errno;
+    if (e == EACCES || e == EROFS)
+      return Error::usage("cannot create a file in " + folder.string() + ": " + errno_text(e));
+    return Error::other("cannot create a temporary file in " + folder.string() + ": " + errno_text(e));
+  }
+  f->temp_ = tmpl;
+  f->slot_ = register_temp(tmpl);
+  if (options.mode != 0600 && ::fchmod(f->fd_, options.mode) != 0) {
+    int e = errno;
+    f->abort();
+    return Error::other("chmod " + tmpl + ": " + errno_text(e));
+  }
+  return f;
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) abort();
+}
+
+void AtomicFile::abort() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!committed_ && !temp_.empty()) {
+    ::unlink(temp_.c_str());
+    temp_.clear();
+  }
+  unregister_temp(slot_);
+  slot_ = -1;
+}
+
+Status AtomicFile::write(const void* data, std::size_t n) {
+  if (fd_ < 0) return Error::other("write to " + destination_.string() + " after it was closed");
+  Status s = write_all(fd_, data, n, destination_.string());
+  if (!s.ok()) {
+    abort();
+    return s;
+  }
+  written_ += n;
+  return {};
+}
+
+Status AtomicFile::commit() {
+  if (committed_) return {};
+  if (fd_ < 0) return Error::other("commit of " + destination_.string() + " after it was abandoned");
+  if (::fsync(fd_) != 0) {
+    Error e = io_error("fsync " + destination_.string(), errno);
+    abort();
+    return e;
+  }
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) {
+    Error e = io_error("close " + destination_.string(), errno);
+    abort();
+    return e;
+  }
+  if (options_.overwrite) {
+    rc = ::rename(temp_.c_str(), destination_.c_str());
+  } else {
+    rc = ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, destination_.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      // No RENAME_NOREPLACE on this file system: link() also refuses an
+      // existing name; then drop the temporary name.
+      rc = ::link(temp_.c_str(), destination_.c_str());
+      if (rc == 0) ::unlink(temp_.c_str());
+    }
+  }
+  if (rc != 0) {
+    int e = errno;
+    abort();
+    if (e == EEXIST)
+      return Error::usage(destination_.string() + " appeared while it was being written",
+                          "choose another name, or ask to overwrite it");
+    return Error::other("rename into " + destination_.string() + ": " + errno_text(e));
+  }
+  committed_ = true;
+  temp_.clear();
+  unregister_temp(slot_);
+  slot_ = -1;
+  std::filesystem::path folder = destination_.parent_path();
+  return fsync_directory(folder.empty() ? std::filesystem::path(".") : folder);
+}
+
+Status write_file_atomic(const std::filesystem::path& destination, const void* data, std::size_t n,
+                         AtomicFileOptions options) {
+  HSM_TRY_ASSIGN(std::unique_ptr<AtomicFile> f, AtomicFile::create(destination, options));
+  HSM_TRY(f->write(data, n));
+  return f->commit();
+}
+
+}  // namespace hsm::formats

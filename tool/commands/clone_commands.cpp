@@ -1,0 +1,194 @@
+// check SRC DST [--object SEL] | clone SRC DST [--objects SEL] [--dry-run]
+// The tool carries opaque messages between two partitions; every verdict
+// comes from the source's backend (Backend::evaluate) or the devices.
+#include <iostream>
+
+#include "tool/context.hpp"
+
+namespace hsm::tool {
+namespace {
+
+using api::Error;
+using api::Status;
+
+struct Pair {
+  Address src_addr, dst_addr;
+  std::unique_ptr<api::Partition> src, dst;
+  api::Endpoint src_ep, dst_ep;
+  api::Backend* judge = nullptr;  // the source's backend
+};
+
+api::Result<Pair> open_pair(Context& ctx, const po::variables_map& vm, bool login) {
+  Pair p;
+  HSM_TRY_ASSIGN(p.src_addr, parse_address(vm["source"].as<std::string>()));
+  HSM_TRY_ASSIGN(p.dst_addr, parse_address(vm["target"].as<std::string>()));
+  if (p.src_addr.device == p.dst_addr.device && p.src_addr.partition == p.dst_addr.partition)
+    return Error::usage("source and target are the same partition");
+  HSM_TRY_ASSIGN(p.src, ctx.fleet->open_partition(p.src_addr));
+  HSM_TRY_ASSIGN(p.dst, ctx.fleet->open_partition(p.dst_addr));
+  if (login) {
+    HSM_TRY(ctx.login(*p.src, p.src_addr));
+    HSM_TRY(ctx.login(*p.dst, p.dst_addr));
+  }
+  HSM_TRY_ASSIGN(p.src_ep, p.src->describe());
+  HSM_TRY_ASSIGN(p.dst_ep, p.dst->describe());
+  HSM_TRY_ASSIGN(std::string kind, ctx.fleet->kind_of(p.src_addr.device));
+  p.judge = ctx.plugins.find(kind);
+  if (!p.judge) return Error::usage("no plugin for " + kind);
+  return p;
+}
+
+json object_verdict(const api::ObjectDesc& o, const api::Verdict& v) {
+  json j = to_json(v);
+  j["handle"] = o.handle;
+  j["label"] = o.label;
+  j["fingerprint"] = o.fingerprint;
+  return j;
+}
+
+std::string verdict_line(const api::Verdict& v) {
+  if (v.allowed) return "allowed" + (v.protocol ? " by " + std::string(api::to_string(*v.protocol)) : "");
+  std::string s = "refused: rule " + v.rule + (v.code.empty() ? "" : " (" + v.code + ")") + ": " + v.message;
+  if (!v.fix.empty()) s += "; fix: " + v.fix;
+  return s;
+}
+
+Status refusal_status(const api::Verdict& v) {
+  return Error::refused(v.rule, v.code, v.message, v.fix);
+}
+
+Status check(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("check");
+  desc.add_options()("object", po::value<std::string>(), "a label, #handle, id:HEX, or all");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source", "target"}));
+  HSM_TRY_ASSIGN(Pair p, open_pair(ctx, vm, false));
+  std::vector<api::ObjectDesc> objects;
+  if (vm.count("object")) {
+    HSM_TRY_ASSIGN(objects, p.src->find_objects(vm["object"].as<std::string>()));
+    if (objects.empty())
+      return Error::usage("no object matches \"" + vm["object"].as<std::string>() + "\" in " +
+                          p.src_ep.address());
+  }
+  api::Evaluation ev = p.judge->evaluate(p.src_ep, p.dst_ep, objects, ctx.client);
+  json doc = to_json(ev.pair);
+  doc["source"] = p.src_ep.address();
+  doc["target"] = p.dst_ep.address();
+  doc["batch_limit"] = ev.batch_limit;
+  std::size_t refused = 0;
+  if (vm.count("object")) {
+    json objs = json::array();
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+      objs.push_back(object_verdict(objects[i], ev.objects[i]));
+      refused += ev.objects[i].allowed ? 0 : 1;
+    }
+    doc["objects"] = objs;
+    doc["objects_refused"] = refused;
+    if (ev.pair.allowed && refused) doc["allowed"] = false;
+  }
+  ctx.emit(doc, [&](std::ostream& os) {
+    os << p.src_ep.address() << " -> " << p.dst_ep.address() << ": " << verdict_line(ev.pair) << "\n";
+    for (const auto& w : ev.pair.warnings) os << "  warning: " << w << "\n";
+    if (ev.pair.allowed)
+      for (std::size_t i = 0; i < objects.size(); ++i)
+        os << "  #" << objects[i].handle << " " << objects[i].label << ": " << verdict_line(ev.objects[i])
+           << "\n";
+  });
+  if (!ev.pair.allowed) {
+    if (ctx.opts.json) return Error{api::ErrorKind::refused, "", "", "", ""};  // already printed
+    return refusal_status(ev.pair);
+  }
+  if (refused) {
+    if (ctx.opts.json) return Error{api::ErrorKind::refused, "", "", "", ""};
+    for (std::size_t i = 0; i < objects.size(); ++i)
+      if (!ev.objects[i].allowed) {
+        auto v = ev.objects[i];
+        v.message = std::to_string(refused) + " of " + std::to_string(objects.size()) +
+                    " object(s) refused; first: #" + std::to_string(objects[i].handle) + " " + v.message;
+        return refusal_status(v);
+      }
+  }
+  return {};
+}
+
+Status clone(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("clone");
+  desc.add_options()("objects", po::value<std::string>()->default_value("all"),
+                     "a label, #handle, id:HEX, or all")("dry-run", "judge only; change nothing");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source", "target"}));
+  const bool dry = vm.count("dry-run") > 0;
+  HSM_TRY_ASSIGN(Pair p, open_pair(ctx, vm, !dry));
+  HSM_TRY_ASSIGN(auto objects, p.src->find_objects(vm["objects"].as<std::string>()));
+  api::Evaluation ev = p.judge->evaluate(p.src_ep, p.dst_ep, objects, ctx.client);
+  if (!ev.pair.allowed) {
+    ctx.emit({{"source", p.src_ep.address()}, {"target", p.dst_ep.address()}, {"verdict", to_json(ev.pair)}},
+             [](std::ostream&) {});
+    return refusal_status(ev.pair);
+  }
+  json refused = json::array(), cloned = json::array(), present = json::array(), planned = json::array();
+  std::vector<std::uint64_t> todo;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (ev.objects[i].allowed) {
+      todo.push_back(objects[i].handle);
+      planned.push_back(object_verdict(objects[i], ev.objects[i]));
+    } else {
+      refused.push_back(object_verdict(objects[i], ev.objects[i]));
+    }
+  }
+  const std::string protocol(api::to_string(*ev.pair.protocol));
+  std::size_t batches = 0;
+  if (!dry && !todo.empty()) {
+    HSM_TRY_ASSIGN(api::CloneOffer offer, p.dst->clone_offer(p.src_ep, ctx.client));
+    const std::size_t step = std::max<std::size_t>(1, ev.batch_limit);
+    for (std::size_t at = 0; at < todo.size(); at += step) {
+      std::vector<std::uint64_t> batch(todo.begin() + static_cast<std::ptrdiff_t>(at),
+                                       todo.begin() + static_cast<std::ptrdiff_t>(std::min(at + step, todo.size())));
+      auto out = p.src->clone_out(offer, p.dst_ep, batch, ctx.client);
+      if (!out.ok() && out.error().rule == "U1") {
+        // rule U1: the session expired; renegotiate transparently.
+        HSM_TRY_ASSIGN(offer, p.dst->clone_offer(p.src_ep, ctx.client));
+        out = p.src->clone_out(offer, p.dst_ep, batch, ctx.client);
+      }
+      if (!out.ok()) return out.error();
+      for (const auto& r : out->refused) refused.push_back(object_verdict(r.object, r.verdict));
+      if (out->messages.objects.empty()) continue;
+      HSM_TRY_ASSIGN(api::CloneInResult in, p.dst->clone_in(p.src_ep, out->messages, ctx.client));
+      ++batches;
+      for (const auto& o : in.created) cloned.push_back(to_json(o));
+      for (const auto& o : in.already_present) present.push_back(to_json(o));
+      for (const auto& r : in.refused) refused.push_back(object_verdict(r.object, r.verdict));
+    }
+  }
+  json doc{{"source", p.src_ep.address()},
+           {"target", p.dst_ep.address()},
+           {"protocol", protocol},
+           {"dry_run", dry},
+           {"batches", batches}};
+  if (dry) doc["would_clone"] = planned;
+  else {
+    doc["cloned"] = cloned;
+    doc["already_present"] = present;
+  }
+  doc["refused"] = refused;
+  ctx.emit(doc, [&](std::ostream& os) {
+    os << p.src_ep.address() << " -> " << p.dst_ep.address() << " by " << protocol << ": ";
+    if (dry) os << planned.size() << " object(s) would be cloned";
+    else os << cloned.size() << " cloned, " << present.size() << " already present";
+    os << ", " << refused.size() << " refused\n";
+    for (const auto& r : refused)
+      os << "  refused #" << r["handle"].get<std::uint64_t>() << " " << r["label"].get<std::string>()
+         << ": rule " << r["rule"].get<std::string>() << ": " << r["message"].get<std::string>()
+         << (r["fix"].is_null() ? "" : "; fix: " + r["fix"].get<std::string>()) << "\n";
+  });
+  if (!refused.empty())
+    return Error{api::ErrorKind::refused, "", "", "", ""};  // listed above, with rules and fixes
+  return {};
+}
+
+}  // namespace
+
+void add_clone_commands(std::vector<Command>& out) {
+  out.push_back({"check", "check SRC DST [--object SELECTOR]", check});
+  out.push_back({"clone", "clone SRC DST [--objects SELECTOR] [--dry-run]", clone});
+}
+
+}  // namespace hsm::tool

@@ -1,0 +1,50 @@
+// One operation per partition at a time (cron-driven backups overlap).
+//
+// A lock is a file HOME/locks/DEV.PART.lock held with flock(2): the kernel
+// releases it when the holder dies, so a crashed backup never blocks the next
+// one forever. The file also records the holder (host, boot id, pid, command,
+// start time) so a waiting caller can say who holds it, and a taker can say
+// that it took over from a dead process (the record is left behind; flock is
+// free).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "plugins/api/status.hpp"
+
+namespace hsm::tool {
+
+struct LockOwner {
+  std::string host;
+  std::string boot_id;
+  long pid = 0;
+  long long started = 0;
+  std::string command;
+};
+
+class PartitionLock {
+ public:
+  PartitionLock() = default;
+  PartitionLock(PartitionLock&& o) noexcept;
+  PartitionLock& operator=(PartitionLock&&) = delete;
+  ~PartitionLock();
+
+  // Waits up to wait_seconds (0 = do not wait). Busy error names the holder.
+  // `took_over` is set when the previous record belonged to a process that is
+  // gone (a stale lock), with a sentence describing it.
+  static api::Result<PartitionLock> acquire(const std::filesystem::path& home, const std::string& device,
+                                            const std::string& partition, const std::string& command,
+                                            int wait_seconds);
+  const std::string& took_over() const { return took_over_; }
+
+ private:
+  int fd_ = -1;
+  std::filesystem::path path_;
+  std::string took_over_;
+};
+
+LockOwner current_owner(const std::string& command);
+bool owner_alive(const LockOwner& o);
+
+}  // namespace hsm::tool
