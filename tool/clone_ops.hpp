@@ -1,0 +1,34 @@
+// Clone as an operation: the `clone` command and `plan run` both call this,
+// so a plan step does exactly what the command does.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tool/context.hpp"
+
+namespace hsm::tool {
+
+struct CloneRequest {
+  Address source;
+  Address target;
+  std::string selector = "all";  // a label, #handle, id:HEX, or all
+  bool dry_run = false;
+};
+
+// Called after each batch the target committed (plan run journals it).
+using CloneBatchHook = std::function<api::Status(std::size_t batch, std::size_t created,
+                                                 std::size_t already_present)>;
+
+struct CloneOutcome {
+  json doc;                  // the report (fields in man/hsm-migrate.1, "clone")
+  std::size_t refused = 0;   // objects refused by a rule (listed in doc["refused"])
+};
+
+// Errors: a pair refusal (refused, with rule), usage, integrity, other.
+// Per-object refusals are not errors: they are counted in `refused`.
+api::Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const CloneBatchHook& hook = {});
+
+}  // namespace hsm::tool
