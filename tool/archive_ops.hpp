@@ -1,0 +1,83 @@
+// Archives as operations: the `backup`, `restore`, `verify` and `drill`
+// commands and `plan run` all call these, so a plan step does exactly what the
+// command does. Nothing here prints: the command prints the returned document
+// (fields in man/hsm-migrate.1) and progress goes through a callback.
+//
+// The tool only frames: the source partition seals every blob and signs the
+// archive with its HOK (api::Partition backup_* verbs); the target partition
+// opens and checks them (restore_* verbs). No key material crosses here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "tool/context.hpp"
+
+namespace hsm::tool {
+
+// Progress of a long operation: `done` of `total` (total 0 = unknown).
+// `phase` is a short word ("seal", "verify", "restore", "drill").
+using ArchiveProgress = std::function<void(std::string_view phase, std::uint64_t done, std::uint64_t total)>;
+
+struct ArchiveOutcome {
+  json doc;                          // the report (fields in man/hsm-migrate.1)
+  std::size_t refused_or_failed = 0; // objects refused by a rule (restore) or failed (drill)
+  std::string notice;                // one line for stderr (e.g. a stale lock taken over), may be empty
+};
+
+struct BackupRequest {
+  Address source;
+  std::string archive;             // path; may hold a strftime template, expanded in UTC
+  std::string selector = "all";    // which objects (a label, #handle, id:HEX, all)
+  bool force = false;              // overwrite an existing archive
+  int wait_seconds = 0;            // wait for the partition lock (0: busy -> exit 5 at once)
+  ArchiveProgress progress;
+};
+
+enum class RestoreMode { add, replace };
+
+struct RestoreRequest {
+  std::string archive;
+  Address target;
+  RestoreMode mode = RestoreMode::add;
+  std::string selector = "all";    // which archived objects: label, #handle (source), id:HEX, all
+  int wait_seconds = 0;
+  ArchiveProgress progress;
+};
+
+struct VerifyRequest {
+  std::string archive;
+  std::optional<Address> deep_with;  // --deep --with DEV/PART: that partition opens every blob
+  std::string trusted_root;          // a DER or PEM root certificate file; "" = not pinned
+  ArchiveProgress progress;
+};
+
+struct DrillRequest {
+  std::string archive;
+  Address scratch;
+  int wait_seconds = 0;
+  ArchiveProgress progress;
+};
+
+// Expands a strftime template (UTC) in an archive path; a path without '%'
+// comes back unchanged. Errors: usage (empty result).
+api::Result<std::string> expand_archive_path(const std::string& templ, std::int64_t unix_seconds);
+
+// Errors: usage (bad path, archive exists without force, selector matches
+// nothing), refused (pair rules), busy (lock), integrity, other.
+api::Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req);
+// Errors: usage (not an archive, future version), refused (S1: archive of
+// another domain), integrity (nothing written), busy, other. Per-object
+// refusals are counted in refused_or_failed and listed in doc["refused"].
+api::Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req);
+// Errors: usage (not an archive, future version), integrity (with the
+// failure's own message), refused (deep: S1), other.
+api::Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req);
+// Restores into the scratch partition, uses every key, removes what it
+// restored. refused_or_failed = objects that failed; the command exits 4 then.
+api::Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req);
+
+}  // namespace hsm::tool
