@@ -25,6 +25,7 @@ struct GlobalOptions {
   std::string plugin_dir;
   std::string pin_file;
   std::string client_version;
+  std::string cv_ha_ui;  // --cv-ha-ui / $HSM_MIGRATE_CV_HA_UI: "0" or "1"; "" = not given
   bool json = false;
   bool quiet = false;
 };
@@ -68,5 +69,7 @@ void add_partition_commands(std::vector<Command>& out);
 void add_object_commands(std::vector<Command>& out);
 void add_plugin_commands(std::vector<Command>& out);
 void add_clone_commands(std::vector<Command>& out);
+void add_plan_commands(std::vector<Command>& out);
+void add_hagroup_commands(std::vector<Command>& out);
 
 }  // namespace hsm::tool

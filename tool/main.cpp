@@ -1,5 +1,6 @@
 // hsm-migrate: the command line. One exit point: every error travels as a
 // value to here, is printed as one line, and becomes the documented exit code.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ constexpr const char* kGlobalHelp = R"(Global options (anywhere on the line):
   --quiet                 print only errors
   --client-version X.Y.Z  the Luna client version to act as (default 10.9.0)
   --pin-file FILE         partition PIN (else $HSM_MIGRATE_PIN, else a prompt)
+  --cv-ha-ui 0|1          the client's lunacm_cv_ha_ui (rule H4; default $HSM_MIGRATE_CV_HA_UI, else 1)
 Exit codes: 0 success, 1 other failure, 2 usage, 3 refused by a rule, 4 integrity failure, 5 lock busy.
 See man hsm-migrate.
 )";
@@ -61,6 +63,7 @@ hsm::api::Result<std::vector<std::string>> extract_globals(int argc, char** argv
     else if (a == "--plugin-dir") HSM_TRY(take(g.plugin_dir));
     else if (a == "--pin-file") HSM_TRY(take(g.pin_file));
     else if (a == "--client-version") HSM_TRY(take(g.client_version));
+    else if (a == "--cv-ha-ui") HSM_TRY(take(g.cv_ha_ui));
     else if (a == "--json") g.json = true;
     else if (a == "--quiet") g.quiet = true;
     else rest.push_back(argv[i]);
@@ -75,6 +78,8 @@ int run(int argc, char** argv) {
   add_partition_commands(commands);
   add_object_commands(commands);
   add_clone_commands(commands);
+  add_plan_commands(commands);
+  add_hagroup_commands(commands);
 
   Context ctx;
   auto rest = extract_globals(argc, argv, ctx.opts);
@@ -119,6 +124,16 @@ int run(int argc, char** argv) {
       return static_cast<int>(ErrorKind::usage);
     }
     ctx.client.version = *v;
+  }
+  if (ctx.opts.cv_ha_ui.empty())
+    if (const char* e = std::getenv("HSM_MIGRATE_CV_HA_UI"); e && *e) ctx.opts.cv_ha_ui = e;
+  if (!ctx.opts.cv_ha_ui.empty()) {
+    if (ctx.opts.cv_ha_ui != "0" && ctx.opts.cv_ha_ui != "1") {
+      print_error(&ctx, Error::usage("bad lunacm_cv_ha_ui \"" + ctx.opts.cv_ha_ui + "\"",
+                                     "give --cv-ha-ui 0 or 1 (or HSM_MIGRATE_CV_HA_UI)"));
+      return static_cast<int>(ErrorKind::usage);
+    }
+    ctx.client.cv_ha_ui = ctx.opts.cv_ha_ui == "1";  // rule H4
   }
   ctx.plugins.load_from(PluginLoader::search_path(ctx.opts.plugin_dir));
   for (const auto& r : ctx.plugins.refused())

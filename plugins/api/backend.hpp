@@ -13,6 +13,9 @@
 //
 // ABI history (bump kAbiVersion on any change to these classes):
 //   version 1: devices, partitions, keys, key use, cloning, blob export.
+//              Amended in place (no module was ever released without it):
+//              Backend::check_ha_group, the HA group rules as a pure
+//              function (every module in the tree implements it).
 #pragma once
 
 #include <cstdint>
@@ -180,6 +183,12 @@ class Backend {
   virtual Evaluation evaluate(const Endpoint& source, const Endpoint& target,
                               const std::vector<ObjectDesc>& objects,
                               const ClientDesc& client) const = 0;
+
+  // The HA group rules (H1-H8, X8) as a pure function of descriptions: every
+  // refusal (allowed = false) and warning (allowed = true, `warnings` set)
+  // for the group; empty when it is fine. The tool asks the primary's
+  // backend and stores the group; it knows no rule itself.
+  virtual std::vector<Verdict> check_ha_group(const HaGroup& group, const ClientDesc& client) const = 0;
 };
 
 using BackendEntry = Backend&();

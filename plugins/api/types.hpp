@@ -129,6 +129,15 @@ struct ClientDesc {
   bool cv_ha_ui = true;       // H4: lunacm_cv_ha_ui (1 = cloud as standby only)
 };
 
+// An HA group as the client configures it (a client-side construct, like
+// Chrystoki.conf's HA section): members[0] is the primary (H3); standby[i]
+// marks a member added as a standby (H4). standby has members.size() entries.
+struct HaGroup {
+  std::string name;
+  std::vector<Endpoint> members;
+  std::vector<bool> standby;
+};
+
 // A rule's answer. Refusals are values, not exceptions.
 struct Verdict {
   bool allowed = true;

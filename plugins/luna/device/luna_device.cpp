@@ -9,6 +9,7 @@
 #include "plugins/luna/device/schema.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
 #include "plugins/luna/rules/evaluation.hpp"
+#include "plugins/luna/rules/ha_rules.hpp"
 
 namespace hsm::luna {
 
@@ -282,6 +283,27 @@ class LunaBackend final : public api::Backend {
                            const std::vector<api::ObjectDesc>& objects,
                            const api::ClientDesc& client) const override {
     return rules::evaluate_clone(source, target, objects, client);
+  }
+
+  std::vector<api::Verdict> check_ha_group(const api::HaGroup& group,
+                                           const api::ClientDesc& client) const override {
+    std::vector<api::Verdict> out = rules::check_ha_group(rules::HaGroupDesc{group.name, group.members}, client);
+    // rule H4: besides the primary (judged above), a cloud service may only
+    // be a standby member while lunacm_cv_ha_ui = 1.
+    for (std::size_t i = 1; i < group.members.size(); ++i) {
+      const api::Endpoint& m = group.members[i];
+      if (m.device.kind != api::DeviceKind::cloud || !client.cv_ha_ui) continue;
+      if (i < group.standby.size() && group.standby[i]) continue;
+      api::Verdict v;
+      v.allowed = false;
+      v.rule = "H4";
+      v.code = "CKR_OPERATION_NOT_ALLOWED";
+      v.message = "the cloud service " + m.address() + " is an active member of HA group \"" + group.name +
+                  "\", but a cloud service joins as standby only while lunacm_cv_ha_ui = 1";
+      v.fix = "add it as a standby member (--standby), or set lunacm_cv_ha_ui = 0 in the client configuration";
+      out.push_back(std::move(v));
+    }
+    return out;
   }
 
  private:

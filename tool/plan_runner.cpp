@@ -1,0 +1,543 @@
+#include "tool/plan_runner.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "tool/hagroups.hpp"
+#include "tool/secrets.hpp"
+#ifdef HSM_HAVE_CLONE_OPS
+#include "tool/clone_ops.hpp"
+#endif
+#ifdef HSM_HAVE_ARCHIVE_OPS
+#include "tool/archive_ops.hpp"
+#endif
+#ifdef HSM_HAVE_PRUNE_OPS
+#include "tool/prune_ops.hpp"
+#endif
+
+namespace hsm::tool {
+
+namespace fs = std::filesystem;
+using api::Error;
+using api::Result;
+using api::Status;
+
+// ---- finding plans ------------------------------------------------------------
+
+std::vector<fs::path> plan_search_path() {
+  std::vector<fs::path> out;
+  if (const char* env = std::getenv("HSM_MIGRATE_PLAN_PATH"); env && *env) {
+    std::string s = env;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+      auto end = s.find(':', start);
+      if (end == std::string::npos) end = s.size();
+      if (end > start) out.emplace_back(s.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  const fs::path exe = boost::dll::program_location().string();
+  out.push_back(exe.parent_path().parent_path() / "share" / "hsm-migrate" / "plans");
+#ifdef HSM_MIGRATE_SOURCE_DIR
+  out.push_back(fs::path(HSM_MIGRATE_SOURCE_DIR) / "migrations" / "plans");
+#endif
+  return out;
+}
+
+Result<LoadedPlan> load_plan(const std::string& spec) {
+  std::error_code ec;
+  fs::path file;
+  if (fs::is_regular_file(spec, ec)) {
+    file = spec;
+  } else if (spec.find('/') == std::string::npos && !spec.empty()) {
+    const std::string name = spec.ends_with(".toml") ? spec : spec + ".toml";
+    for (const auto& dir : plan_search_path())
+      if (fs::is_regular_file(dir / name, ec)) {
+        file = dir / name;
+        break;
+      }
+  }
+  if (file.empty()) {
+    std::string where;
+    for (const auto& d : plan_search_path()) where += (where.empty() ? "" : ", ") + d.string();
+    return Error::usage("no plan file " + spec + ", and no built-in plan of that name (looked in " + where + ")",
+                        "give a path to a .toml plan, or a built-in name such as luna6-to-luna7");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Error::usage("cannot read plan " + file.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  LoadedPlan lp;
+  lp.file = file;
+  lp.bytes = ss.str();
+  HSM_TRY_ASSIGN(lp.plan, plans::parse_plan_string(lp.bytes, file.string()));
+  lp.plan.source = spec;  // as the user named it: messages say "luna6-to-luna7:93"
+  return lp;
+}
+
+api::ClientDesc plan_client(const Context& ctx, const plans::Plan& plan) {
+  api::ClientDesc c = plan.client;
+  if (!ctx.opts.client_version.empty()) c.version = ctx.client.version;
+  if (!ctx.opts.cv_ha_ui.empty()) c.cv_ha_ui = ctx.client.cv_ha_ui;
+  return c;
+}
+
+// ---- the live fleet -------------------------------------------------------------
+
+Result<plans::FleetState> live_state(Context& ctx, const plans::Plan& plan) {
+  plans::FleetState st;
+  for (const auto& d : plan.devices) {
+    if (d.mode != plans::DeviceMode::emulated) continue;
+    if (!ctx.fleet->kind_of(d.name).ok()) continue;  // absent: the plan creates it
+    HSM_TRY_ASSIGN(auto dev, ctx.fleet->open(d.name));
+    plans::DeviceState ds;
+    HSM_TRY_ASSIGN(ds.desc, dev->describe());
+    HSM_TRY_ASSIGN(auto names, dev->partition_names());
+    for (const auto& n : names) {
+      HSM_TRY_ASSIGN(auto part, dev->open_partition(n));
+      HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
+      plans::PartitionState ps;
+      ps.desc = ep.partition;
+      HSM_TRY(part->for_each_object([&](const api::ObjectDesc& o) {
+        ps.objects.push_back(o);
+        return true;
+      }));
+      ps.desc.object_count = ps.objects.size();
+      ds.partitions[n] = std::move(ps);
+    }
+    // Each plan domain's fingerprint, as a live partition of the plan holds it.
+    for (const auto& p : d.partitions) {
+      auto it = ds.partitions.find(p.name);
+      if (it == ds.partitions.end()) continue;
+      for (const auto& u : p.domains)
+        for (const auto& live : it->second.desc.domains)
+          if (live.label == u.label && !st.domain_fingerprints.count(u.name))
+            st.domain_fingerprints[u.name] = live.fingerprint;
+    }
+    st.devices[d.name] = std::move(ds);
+  }
+  HaGroupStore store(ctx.fleet->home());
+  HSM_TRY_ASSIGN(auto groups, store.load());
+  for (const auto& g : groups) {
+    std::vector<plans::Address> members;
+    bool known = true;
+    for (const auto& m : g.members) {
+      plans::Address a{m.address.device, m.address.partition};
+      if (!st.partition(a)) known = false;
+      members.push_back(std::move(a));
+    }
+    if (known && !members.empty()) st.groups[g.name] = std::move(members);
+  }
+  return st;
+}
+
+// ---- secrets --------------------------------------------------------------------
+
+namespace {
+
+Address tool_address(const plans::Address& a) { return Address{a.device, a.partition}; }
+
+Result<api::SecretBytes> from_source(const plans::SecretSource& s, const std::string& what) {
+  if (!s.env.empty()) {
+    const char* v = std::getenv(s.env.c_str());
+    if (!v || !*v) return Error::usage(what + " comes from $" + s.env + ", which is not set", "set " + s.env);
+    return api::secret_from(v);
+  }
+  return read_secret_file(s.file, what);
+}
+
+std::string key_base(const plans::KeySpec& k) { return k.label.empty() ? k.type : k.label; }
+
+bool asymmetric_type(const std::string& type) {
+  return type.starts_with("rsa-") || type.starts_with("ec-") || type == "ed25519";
+}
+
+}  // namespace
+
+Result<api::SecretBytes> ToolStepRunner::pin_of(const plans::Address& a) const {
+  const plans::PartitionSpec* ps = plan_.partition(a);
+  if (ps && !ps->pin.empty()) return from_source(ps->pin, "the PIN of " + a.str());
+  return partition_pin(ctx_.opts.pin_file, a.str());
+}
+
+Result<api::DomainSecret> ToolStepRunner::domain_of(const std::string& domain, const std::string& label) const {
+  const plans::DomainSpec* ds = plan_.domain(domain);
+  if (!ds || ds->secret.empty()) return domain_secret("", "", label);
+  if (!ds->secret.ped_key.empty()) return domain_secret("", ds->secret.ped_key, label);
+  api::DomainSecret d;
+  d.kind = api::DomainKind::text;
+  d.label = label;
+  HSM_TRY_ASSIGN(d.secret, from_source(ds->secret, "the secret of domain " + domain));
+  return d;
+}
+
+Result<std::unique_ptr<api::Partition>> ToolStepRunner::open_logged_in(const plans::Address& a) {
+  HSM_TRY_ASSIGN(auto part, ctx_.fleet->open_partition(tool_address(a)));
+  HSM_TRY_ASSIGN(api::SecretBytes pin, pin_of(a));
+  HSM_TRY(part->login(pin));
+  return part;
+}
+
+Result<plans::FleetState> ToolStepRunner::live() { return live_state(ctx_, plan_); }
+
+// ---- setup ----------------------------------------------------------------------
+
+Result<std::string> ToolStepRunner::create_device(const plans::DeviceSpec& d) {
+  std::string summary;
+  if (!ctx_.fleet->kind_of(d.name).ok()) {
+    // A folder without its `kind` file is a create a crash interrupted
+    // (tool/fleet.hpp); this run started it (the journal says so), so it goes.
+    std::error_code ec;
+    const fs::path dir = ctx_.fleet->home() / "devices" / d.name;
+    if (fs::exists(dir, ec) && !fs::exists(dir / "kind", ec)) fs::remove_all(dir, ec);
+    api::DeviceCreateRequest req;
+    req.firmware = d.firmware;
+    req.fm_enabled = d.fm;
+    HSM_TRY(ctx_.fleet->create(d.name, std::string(api::to_string(d.kind)), req));
+    summary = "created device " + d.name + " (" + std::string(api::to_string(d.kind)) + " " + d.firmware.str() +
+              (d.fm ? ", FM enabled" : "") + ")";
+  } else {
+    summary = "device " + d.name + " exists";
+  }
+  if (!d.hsm_policies.empty()) {
+    HSM_TRY_ASSIGN(auto dev, ctx_.fleet->open(d.name));
+    for (auto [id, value] : d.hsm_policies) HSM_TRY(dev->set_hsm_policy(id, value));
+    summary += ", HSM policies set";
+  }
+  return summary;
+}
+
+Result<std::string> ToolStepRunner::create_partition(const plans::DeviceSpec& d, const plans::PartitionSpec& p) {
+  const plans::Address a{d.name, p.name};
+  HSM_TRY_ASSIGN(auto dev, ctx_.fleet->open(d.name));
+  HSM_TRY_ASSIGN(auto names, dev->partition_names());
+  std::string summary;
+  if (std::find(names.begin(), names.end(), p.name) == names.end()) {
+    api::PartitionCreateRequest req;
+    req.name = p.name;
+    req.type = p.type;
+    req.auth = p.auth;
+    req.fips = p.fips;
+    const plans::DomainUse& first = p.domains.front();
+    HSM_TRY_ASSIGN(req.domain, domain_of(first.name, first.label));
+    HSM_TRY_ASSIGN(req.pin, pin_of(a));
+    HSM_TRY(dev->create_partition(req));
+    summary = "created partition " + a.str() + (p.fips ? " (FIPS)" : "") + " in domain " + first.name;
+  } else {
+    summary = "partition " + a.str() + " exists";
+  }
+  if (!p.policies.empty() || p.suites) {
+    HSM_TRY_ASSIGN(auto part, open_logged_in(a));
+    for (auto [id, value] : p.policies) HSM_TRY(part->set_policy(id, value));
+    if (p.suites) {
+      HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
+      for (const auto& s : ep.partition.suites_available)
+        HSM_TRY(part->set_suite(s, std::find(p.suites->begin(), p.suites->end(), s) != p.suites->end()));
+    }
+  }
+  return summary;
+}
+
+Result<std::string> ToolStepRunner::generate_keys(const plans::DeviceSpec& d, const plans::PartitionSpec& p,
+                                                  const plans::KeySpec& k) {
+  const plans::Address a{d.name, p.name};
+  HSM_TRY_ASSIGN(auto part, open_logged_in(a));
+  // Idempotent: the keys of this KeySpec are found by label (a crash after
+  // the device committed them but before the journal said so).
+  const std::string base = key_base(k);
+  std::set<std::string> labels;
+  if (k.count == 1) labels.insert(base);
+  else
+    for (int i = 1; i <= k.count; ++i) labels.insert(base + "-" + std::to_string(i));
+  const std::size_t want = static_cast<std::size_t>(k.count) * (asymmetric_type(k.type) ? 2 : 1);
+  std::size_t have = 0;
+  HSM_TRY(part->for_each_object([&](const api::ObjectDesc& o) {
+    have += labels.count(o.label);
+    return true;
+  }));
+  if (have == want) return "keys " + base + " (" + std::to_string(want) + " object(s)) already in " + a.str();
+  if (have != 0) {
+    Error e = Error::integrity(a.str() + " holds " + std::to_string(have) + " of the " + std::to_string(want) +
+                               " objects labelled " + base + " that the plan generates");
+    e.fix = "remove the partition's stray objects or rename the plan's keys";
+    return e;
+  }
+  api::KeyGenRequest req;
+  req.type = k.type;
+  req.count = k.count;
+  req.label = base;
+  req.extractable = k.extractable;
+  req.mechanism = k.keygen;
+  req.client = ctx_.client;
+  HSM_TRY_ASSIGN(auto created, part->generate_keys(req));
+  return "generated " + std::to_string(created.size()) + " object(s) " + k.type + " \"" + base + "\" in " + a.str();
+}
+
+Result<std::string> ToolStepRunner::create_group(const plans::GroupSpec& g) {
+  plans::HaGroupCreateStep s;
+  s.group = g.name;
+  s.members = g.members;
+  return hagroup_create(s);
+}
+
+// ---- configuration steps --------------------------------------------------------
+
+Result<std::string> ToolStepRunner::upgrade(const plans::UpgradeStep& s) {
+  HSM_TRY_ASSIGN(auto dev, ctx_.fleet->open(s.device));
+  HSM_TRY_ASSIGN(api::DeviceDesc before, dev->describe());
+  if (before.firmware == s.firmware) return s.device + " already runs " + s.firmware.str();
+  HSM_TRY(dev->upgrade(s.firmware));
+  return "upgraded " + s.device + " from " + before.firmware.str() + " to " + s.firmware.str();
+}
+
+Result<std::string> ToolStepRunner::enable_fm(const plans::EnableFmStep& s) {
+  HSM_TRY_ASSIGN(auto dev, ctx_.fleet->open(s.device));
+  HSM_TRY_ASSIGN(api::DeviceDesc d, dev->describe());
+  if (d.fm == api::FmState::enabled) return "Functionality Modules already enabled on " + s.device;
+  HSM_TRY(dev->enable_fm());
+  return "Functionality Modules enabled on " + s.device;
+}
+
+Result<std::string> ToolStepRunner::policy(const plans::PolicyStep& s) {
+  std::string set;
+  for (auto [id, v] : s.set) set += (set.empty() ? "" : ", ") + std::to_string(id) + "=" + std::to_string(v);
+  if (s.target.partition.empty()) {
+    HSM_TRY_ASSIGN(auto dev, ctx_.fleet->open(s.target.device));
+    for (auto [id, v] : s.set) HSM_TRY(dev->set_hsm_policy(id, v));
+    return "HSM policies " + set + " on " + s.target.device;
+  }
+  HSM_TRY_ASSIGN(auto part, open_logged_in(s.target));
+  for (auto [id, v] : s.set) HSM_TRY(part->set_policy(id, v));
+  return "partition policies " + set + " on " + s.target.str();
+}
+
+Result<std::string> ToolStepRunner::domain_add(const plans::DomainAddStep& s) {
+  HSM_TRY_ASSIGN(auto part, open_logged_in(s.partition));
+  HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
+  for (const auto& d : ep.partition.domains)
+    if (d.label == s.label) return "domain " + s.label + " already on " + s.partition.str();
+  HSM_TRY_ASSIGN(api::DomainSecret secret, domain_of(s.domain, s.label));
+  HSM_TRY(part->domain_add(secret, s.primary));
+  return "domain " + s.domain + " added to " + s.partition.str() + " as " + s.label + (s.primary ? " (primary)" : "");
+}
+
+Result<std::string> ToolStepRunner::domain_label(const plans::DomainLabelStep& s) {
+  HSM_TRY_ASSIGN(auto part, open_logged_in(s.partition));
+  HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
+  bool old_there = false, new_there = false;
+  for (const auto& d : ep.partition.domains) {
+    old_there = old_there || d.label == s.label;
+    new_there = new_there || (d.label == s.new_label && (!s.primary || d.primary));
+  }
+  if (!old_there && new_there) return "domain already labelled " + s.new_label + " on " + s.partition.str();
+  HSM_TRY(part->domain_label(s.label, s.new_label, s.primary));
+  return "domain " + (s.label.empty() ? std::string("(unlabelled)") : s.label) + " on " + s.partition.str() +
+         " labelled " + s.new_label + (s.primary ? " and made primary" : "");
+}
+
+Result<std::string> ToolStepRunner::domain_delete(const plans::DomainDeleteStep& s) {
+  HSM_TRY_ASSIGN(auto part, open_logged_in(s.partition));
+  HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
+  const bool there = std::any_of(ep.partition.domains.begin(), ep.partition.domains.end(),
+                                 [&](const api::DomainDesc& d) { return d.label == s.label; });
+  if (!there) return "domain " + s.label + " already gone from " + s.partition.str();
+  HSM_TRY(part->domain_delete(s.label));
+  return "domain " + s.label + " deleted from " + s.partition.str();
+}
+
+Result<std::string> ToolStepRunner::suites(const plans::SuitesStep& s) {
+  HSM_TRY_ASSIGN(auto part, open_logged_in(s.partition));
+  for (const auto& x : s.enable) HSM_TRY(part->set_suite(x, true));
+  for (const auto& x : s.disable) HSM_TRY(part->set_suite(x, false));
+  HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
+  std::string on;
+  for (const auto& x : ep.partition.suites_enabled) on += (on.empty() ? "" : ", ") + x;
+  return "CPv4 suites on " + s.partition.str() + ": " + (on.empty() ? "none" : on);
+}
+
+// ---- HA groups (the same operations as the hagroup commands) --------------------
+
+Result<std::string> ToolStepRunner::hagroup_create(const plans::HaGroupCreateStep& s) {
+  HSM_TRY_ASSIGN(auto have, hagroup_find(ctx_, s.group));
+  if (have) {
+    bool same = have->members.size() == s.members.size();
+    for (std::size_t i = 0; same && i < s.members.size(); ++i)
+      same = have->members[i].address.device == s.members[i].device &&
+             have->members[i].address.partition == s.members[i].partition;
+    if (same) return "HA group " + s.group + " already exists with these members";
+  }
+  // In a plan the members after the primary join as standbys (hsm-migrate-plan(5)).
+  std::vector<HaMember> members;
+  for (std::size_t i = 0; i < s.members.size(); ++i) members.push_back({tool_address(s.members[i]), i > 0});
+  HSM_TRY_ASSIGN(HaGroupReport r, tool::hagroup_create(ctx_, s.group, members));
+  return "created HA group " + s.group + " (primary " + s.members.front().str() + ", " +
+         std::to_string(s.members.size()) + " member(s))" +
+         (r.verdicts.empty() ? "" : ", " + std::to_string(r.verdicts.size()) + " warning(s)");
+}
+
+Result<std::string> ToolStepRunner::hagroup_add(const plans::HaGroupAddStep& s) {
+  HSM_TRY_ASSIGN(auto have, hagroup_find(ctx_, s.group));
+  if (have && have->has(tool_address(s.member)))
+    return s.member.str() + " is already a member of HA group " + s.group;
+  HSM_TRY_ASSIGN(HaGroupReport r, tool::hagroup_add(ctx_, s.group, tool_address(s.member), !s.primary, s.primary));
+  return s.member.str() + " joined HA group " + s.group + (s.primary ? " as the primary" : " as a standby") +
+         (r.verdicts.empty() ? "" : ", " + std::to_string(r.verdicts.size()) + " warning(s)");
+}
+
+Result<std::string> ToolStepRunner::hagroup_remove(const plans::HaGroupRemoveStep& s) {
+  HSM_TRY_ASSIGN(auto have, hagroup_find(ctx_, s.group));
+  if (!have || !have->has(tool_address(s.member)))
+    return s.member.str() + " is no longer a member of HA group " + s.group;
+  HSM_TRY_ASSIGN(HaGroupReport r, tool::hagroup_remove(ctx_, s.group, tool_address(s.member)));
+  if (r.dissolved) return s.member.str() + " left HA group " + s.group + ", which is dissolved";
+  return s.member.str() + " left HA group " + s.group + " (primary now " +
+         address_str(r.group.members.front().address) + ")";
+}
+
+// ---- object flows ---------------------------------------------------------------
+
+Result<std::string> ToolStepRunner::clone_like(const plans::Address& from, const plans::Address& to,
+                                               const std::string& objects, const char* verb,
+                                               const plans::BatchHook& hook) {
+#ifdef HSM_HAVE_CLONE_OPS
+  CloneRequest req;
+  req.source = tool_address(from);
+  req.target = tool_address(to);
+  req.selector = objects;
+  HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx_, req, hook));
+  const auto count = [&](const char* key) -> std::size_t {
+    return out.doc.contains(key) && out.doc[key].is_array() ? out.doc[key].size() : 0;
+  };
+  if (out.refused) {
+    for (const auto& r : out.doc["refused"])
+      return Error::refused(r.value("rule", ""), r.value("code", ""),
+                            std::to_string(out.refused) + " object(s) refused; first: #" +
+                                std::to_string(r.value("handle", std::uint64_t{0})) + " " + r.value("label", "") +
+                                ": " + r.value("message", ""),
+                            r["fix"].is_string() ? r["fix"].get<std::string>() : std::string());
+    return Error::refused("", "", std::to_string(out.refused) + " object(s) refused");
+  }
+  return std::string(verb) + " " + from.str() + " -> " + to.str() + " by " + out.doc.value("protocol", "?") + ": " +
+         std::to_string(count("cloned")) + " cloned, " + std::to_string(count("already_present")) +
+         " already present";
+#else
+  (void)from, (void)to, (void)objects, (void)hook;
+  return Error::other(std::string(verb) + " between partitions is not built in this tree (tool/clone_ops.cpp missing)");
+#endif
+}
+
+Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans::BatchHook& hook) {
+  return clone_like(s.from, s.to, s.objects, "clone", hook);
+}
+
+namespace {
+
+fs::path under_home(const Context& ctx, const std::string& p) {
+  const fs::path path(p);
+  return path.is_absolute() ? path : ctx.fleet->home() / path;
+}
+
+Status refuse_replace(const char* verb) {
+  return Error::usage(std::string(verb) + " with mode = \"replace\" to a Backup HSM partition needs object deletion, "
+                      "which the plugin interface does not offer",
+                      "use mode = \"add\" (objects already present are not copied twice)");
+}
+
+}  // namespace
+
+Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std::string& archive, bool redo,
+                                           const plans::BatchHook& hook) {
+  if (s.to) {
+    if (s.mode == plans::CopyMode::replace) return refuse_replace("backup").error();
+    return clone_like(s.from, *s.to, "all", "backup", hook);
+  }
+  const fs::path file = under_home(ctx_, archive);
+  std::error_code ec;
+  if (redo && fs::exists(file, ec))
+    return "archive " + file.string() + " already written by the interrupted attempt of this step";
+#ifdef HSM_HAVE_ARCHIVE_OPS
+  fs::create_directories(file.parent_path(), ec);
+  BackupRequest req;
+  req.source = tool_address(s.from);
+  req.archive = file.string();
+  req.force = s.force;
+  HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx_, req));
+  if (hook) HSM_TRY(hook(1, out.doc.value("objects", std::size_t{0}), 0));
+  return "backup " + s.from.str() + " -> archive " + file.string();
+#else
+  (void)hook;
+  return Error::other("backup to an archive is not built in this tree (tool/archive_ops.cpp missing)");
+#endif
+}
+
+Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const std::string& archive,
+                                            const plans::BatchHook& hook) {
+  if (s.from) {
+    if (s.mode == plans::CopyMode::replace) return refuse_replace("restore").error();
+    return clone_like(*s.from, s.to, s.objects, "restore", hook);
+  }
+#ifdef HSM_HAVE_ARCHIVE_OPS
+  RestoreRequest req;
+  req.archive = under_home(ctx_, archive).string();
+  req.target = tool_address(s.to);
+  req.mode = s.mode == plans::CopyMode::replace ? RestoreMode::replace : RestoreMode::add;
+  req.selector = s.objects;
+  HSM_TRY_ASSIGN(ArchiveOutcome out, run_restore(ctx_, req));
+  if (out.refused_or_failed)
+    return Error::refused("", "", std::to_string(out.refused_or_failed) + " object(s) of " + req.archive +
+                                      " refused by " + s.to.str());
+  return "restore archive " + req.archive + " -> " + s.to.str();
+#else
+  (void)archive, (void)hook;
+  return Error::other("restore from an archive is not built in this tree (tool/archive_ops.cpp missing)");
+#endif
+}
+
+Result<std::string> ToolStepRunner::verify(const plans::VerifyStep& s, const std::string& archive) {
+#ifdef HSM_HAVE_ARCHIVE_OPS
+  VerifyRequest req;
+  req.archive = under_home(ctx_, archive).string();
+  if (s.with) req.deep_with = tool_address(*s.with);
+  HSM_TRY(run_verify(ctx_, req));
+  return "verified archive " + req.archive + (s.with ? " (deep, with " + s.with->str() + ")" : "");
+#else
+  (void)s, (void)archive;
+  return Error::other("verify is not built in this tree (tool/archive_ops.cpp missing)");
+#endif
+}
+
+Result<std::string> ToolStepRunner::drill(const plans::DrillStep& s, const std::string& archive) {
+#ifdef HSM_HAVE_ARCHIVE_OPS
+  DrillRequest req;
+  req.archive = under_home(ctx_, archive).string();
+  req.scratch = tool_address(s.scratch);
+  HSM_TRY_ASSIGN(ArchiveOutcome out, run_drill(ctx_, req));
+  if (out.refused_or_failed) {
+    Error e = Error::integrity("drill of " + req.archive + " in " + s.scratch.str() + ": " +
+                               std::to_string(out.refused_or_failed) + " key(s) failed");
+    return e;
+  }
+  return "drilled archive " + req.archive + " in " + s.scratch.str();
+#else
+  (void)s, (void)archive;
+  return Error::other("drill is not built in this tree (tool/archive_ops.cpp missing)");
+#endif
+}
+
+Result<std::string> ToolStepRunner::prune(const plans::PruneStep& s) {
+#ifdef HSM_HAVE_PRUNE_OPS
+  (void)s;
+  return Error::other("prune: wiring pending");
+#else
+  (void)s;
+  return Error::other("prune is not built in this tree (tool/prune_ops.cpp missing)");
+#endif
+}
+
+}  // namespace hsm::tool

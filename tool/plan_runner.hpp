@@ -1,0 +1,90 @@
+// The tool's side of `plan check|order|show|run`: finding a plan file (a path
+// or the name of a built-in plan), the live picture of the fleet for the
+// checker, and the StepRunner that `plan run` drives (migrations/run.hpp).
+//
+// The runner does every step by calling what the commands call: the device
+// and partition verbs of the plugin API, tool/hagroups.hpp, run_clone
+// (tool/clone_ops.hpp) and the archive operations (tool/archive_ops.hpp), so
+// a plan step does exactly what the command does.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "migrations/check.hpp"
+#include "migrations/plan.hpp"
+#include "migrations/run.hpp"
+#include "tool/context.hpp"
+
+namespace hsm::tool {
+
+// Where built-in plans are looked for, in order: $HSM_MIGRATE_PLAN_PATH
+// (folders separated by ':'), <bin>/../share/hsm-migrate/plans (the build
+// copies migrations/plans there), then the source tree the binary was built
+// from (a development fallback).
+std::vector<std::filesystem::path> plan_search_path();
+
+struct LoadedPlan {
+  std::filesystem::path file;
+  std::string bytes;  // the file as read (its SHA-256 is the run's journal id)
+  plans::Plan plan;
+};
+// `spec` is a path to a file, or a built-in plan's name ("luna6-to-luna7",
+// with or without ".toml"). Errors: usage (not found; the plan's own errors).
+api::Result<LoadedPlan> load_plan(const std::string& spec);
+
+// The client the checks assume: the plan's [plan] client_version and
+// lunacm_cv_ha_ui unless the command line (--client-version, --cv-ha-ui or
+// $HSM_MIGRATE_CV_HA_UI) says otherwise.
+api::ClientDesc plan_client(const Context& ctx, const plans::Plan& plan);
+
+// What exists now of what the plan names: its emulated devices that are in
+// --home (descriptions, partitions, objects), the HA groups of the store
+// whose members all are on those devices, and each plan domain's fingerprint
+// as a live partition of the plan holds it.
+api::Result<plans::FleetState> live_state(Context& ctx, const plans::Plan& plan);
+
+// The StepRunner of `plan run`.
+class ToolStepRunner final : public plans::StepRunner {
+ public:
+  ToolStepRunner(Context& ctx, const plans::Plan& plan) : ctx_(ctx), plan_(plan) {}
+
+  api::Result<plans::FleetState> live() override;
+  api::Result<std::string> create_device(const plans::DeviceSpec& d) override;
+  api::Result<std::string> create_partition(const plans::DeviceSpec& d, const plans::PartitionSpec& p) override;
+  api::Result<std::string> generate_keys(const plans::DeviceSpec& d, const plans::PartitionSpec& p,
+                                         const plans::KeySpec& k) override;
+  api::Result<std::string> create_group(const plans::GroupSpec& g) override;
+
+  api::Result<std::string> upgrade(const plans::UpgradeStep& s) override;
+  api::Result<std::string> enable_fm(const plans::EnableFmStep& s) override;
+  api::Result<std::string> policy(const plans::PolicyStep& s) override;
+  api::Result<std::string> domain_add(const plans::DomainAddStep& s) override;
+  api::Result<std::string> domain_label(const plans::DomainLabelStep& s) override;
+  api::Result<std::string> domain_delete(const plans::DomainDeleteStep& s) override;
+  api::Result<std::string> suites(const plans::SuitesStep& s) override;
+  api::Result<std::string> hagroup_create(const plans::HaGroupCreateStep& s) override;
+  api::Result<std::string> hagroup_add(const plans::HaGroupAddStep& s) override;
+  api::Result<std::string> hagroup_remove(const plans::HaGroupRemoveStep& s) override;
+  api::Result<std::string> clone(const plans::CloneStep& s, const plans::BatchHook& hook) override;
+  api::Result<std::string> backup(const plans::BackupStep& s, const std::string& archive, bool redo,
+                                  const plans::BatchHook& hook) override;
+  api::Result<std::string> restore(const plans::RestoreStep& s, const std::string& archive,
+                                   const plans::BatchHook& hook) override;
+  api::Result<std::string> verify(const plans::VerifyStep& s, const std::string& archive) override;
+  api::Result<std::string> drill(const plans::DrillStep& s, const std::string& archive) override;
+  api::Result<std::string> prune(const plans::PruneStep& s) override;
+
+ private:
+  api::Result<std::unique_ptr<api::Partition>> open_logged_in(const plans::Address& a);
+  api::Result<api::SecretBytes> pin_of(const plans::Address& a) const;
+  api::Result<api::DomainSecret> domain_of(const std::string& domain, const std::string& label) const;
+  api::Result<std::string> clone_like(const plans::Address& from, const plans::Address& to, const std::string& objects,
+                                      const char* verb, const plans::BatchHook& hook);
+
+  Context& ctx_;
+  const plans::Plan& plan_;
+};
+
+}  // namespace hsm::tool
