@@ -69,6 +69,7 @@ void add_partition_commands(std::vector<Command>& out);
 void add_object_commands(std::vector<Command>& out);
 void add_plugin_commands(std::vector<Command>& out);
 void add_clone_commands(std::vector<Command>& out);
+void add_archive_commands(std::vector<Command>& out);
 void add_plan_commands(std::vector<Command>& out);
 void add_hagroup_commands(std::vector<Command>& out);
 

@@ -78,6 +78,7 @@ int run(int argc, char** argv) {
   add_partition_commands(commands);
   add_object_commands(commands);
   add_clone_commands(commands);
+  add_archive_commands(commands);
   add_plan_commands(commands);
   add_hagroup_commands(commands);
 

@@ -13,6 +13,8 @@
 //
 // ABI history (bump kAbiVersion on any change to these classes):
 //   version 1: devices, partitions, keys, key use, cloning, blob export.
+//              Amended in place: Partition backup_begin/backup_seal/
+//              backup_sign/restore_begin/restore_blobs (archives, issue 4).
 //              Amended in place (no module was ever released without it):
 //              Backend::check_ha_group, the HA group rules as a pure
 //              function (every module in the tree implements it).
@@ -103,6 +105,56 @@ struct CloneInResult {
   std::vector<ObjectVerdict> refused;       // refused by the target's rules
 };
 
+// Archives (formats/archive-format.md). The source partition seals every
+// blob and signs; the target opens and checks. The tool only frames.
+struct ArchiveBegin {
+  Endpoint source;                  // device and partition, for the header
+  std::string domain_fingerprint;   // hex: the partition's primary domain
+  Bytes wrapped_master_key;         // the archive master key, wrapped for that domain
+  std::vector<Bytes> certificates;  // DER: [HOK certificate, root certificate]
+};
+// Blob types as archive_format.hpp's BlobType: 1 object, 2 sim4, 3 smk.
+using ArchiveAdFor = std::function<Bytes(std::uint64_t handle, std::uint8_t type)>;
+using ArchiveSink = std::function<Status(const ObjectDesc& desc, std::uint8_t type, const Bytes& sealed)>;
+struct ArchiveBlob {
+  std::uint64_t handle = 0;  // the source's handle, as recorded
+  std::uint8_t type = 1;
+  Bytes associated_data;     // as the archive format defines it for this position
+  const Bytes* sealed = nullptr;
+};
+using ArchiveBlobVisitor = std::function<Status(const ArchiveBlob&)>;
+// Streams the archive's blobs (verified) to the visitor, in order.
+using ArchiveBlobSource = std::function<Status(const ArchiveBlobVisitor&)>;
+struct ArchiveSource {
+  Endpoint source;                 // rebuilt from the header (no policies, one domain)
+  std::string domain_fingerprint;  // hex
+  Bytes wrapped_master_key;
+};
+enum class ArchiveRestoreMode {
+  add,      // add the archive's objects, keep the partition's (lunacm -add)
+  replace,  // delete the partition's objects first, then restore (lunacm -replace)
+  open,     // open and check every blob, write nothing (verify --deep)
+  drill,    // restore, use every key against its backup-time check, then roll back
+};
+struct ArchiveRestoreOptions {
+  ArchiveRestoreMode mode = ArchiveRestoreMode::add;
+  std::string selector = "all";  // a label, #handle (source), id:HEX, or all
+  ClientDesc client;
+};
+struct ArchiveObjectReport {
+  ObjectDesc object;                // as archived (handle = the source's)
+  std::uint64_t target_handle = 0;  // where it is (or was, for a drill) in the partition
+  // "created", "already_present", "refused", "opened", "passed", "failed", "skipped"
+  std::string status;
+  Verdict verdict;                  // for "refused"
+  std::string detail;               // drill: what was checked, or why it failed
+};
+struct ArchiveRestoreCounts {
+  std::uint64_t blobs = 0, opened = 0, created = 0, already_present = 0, refused = 0, deleted = 0,
+                passed = 0, failed = 0, skipped = 0;
+};
+using ArchiveReport = std::function<void(const ArchiveObjectReport&)>;
+
 class Partition {
  public:
   virtual ~Partition() = default;
@@ -146,6 +198,24 @@ class Partition {
   // Objects whose content fingerprint is already present are not doubled.
   virtual Result<CloneInResult> clone_in(const Endpoint& source, const CloneMessages& messages,
                                          const ClientDesc& client) = 0;
+
+  // Archives. Source side: header material (a fresh archive master key,
+  // kept in memory and wrapped for the primary domain), then every selected
+  // object sealed under it with the associated data ad_for gives, in handle
+  // order (V1, rule U4: the SMK first, then SIM4 blobs), then the HOK's
+  // Ed25519 signature of the archive digest. Returns the blob count.
+  virtual Result<ArchiveBegin> backup_begin() = 0;
+  virtual Result<std::uint64_t> backup_seal(std::string_view selector, const ArchiveAdFor& ad_for,
+                                            const ArchiveSink& sink) = 0;
+  virtual Result<Bytes> backup_sign(const Bytes& digest) = 0;
+  // Target side: unwraps the master key with this partition's domain (S1
+  // refusal when it holds no such domain; integrity when the crypto fails),
+  // then opens and checks every blob (rules as for a clone) in ONE store
+  // transaction: any integrity failure writes nothing.
+  virtual Status restore_begin(const ArchiveSource& source) = 0;
+  virtual Result<ArchiveRestoreCounts> restore_blobs(const ArchiveBlobSource& blobs,
+                                                     const ArchiveRestoreOptions& options,
+                                                     const ArchiveReport& report) = 0;
 };
 
 class Device {

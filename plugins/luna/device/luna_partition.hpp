@@ -44,6 +44,15 @@ class LunaPartition final : public api::Partition {
                                              const api::ClientDesc& client) override;
   api::Result<api::CloneInResult> clone_in(const api::Endpoint& source, const api::CloneMessages& messages,
                                            const api::ClientDesc& client) override;
+  // Archive verbs: partition_archive.cpp.
+  api::Result<api::ArchiveBegin> backup_begin() override;
+  api::Result<std::uint64_t> backup_seal(std::string_view selector, const api::ArchiveAdFor& ad_for,
+                                         const api::ArchiveSink& sink) override;
+  api::Result<api::Bytes> backup_sign(const api::Bytes& digest) override;
+  api::Status restore_begin(const api::ArchiveSource& source) override;
+  api::Result<api::ArchiveRestoreCounts> restore_blobs(const api::ArchiveBlobSource& blobs,
+                                                       const api::ArchiveRestoreOptions& options,
+                                                       const api::ArchiveReport& report) override;
 
   // For the cloning and archive layers of the model.
   api::Result<StoredObject> load(std::uint64_t handle);
@@ -75,6 +84,10 @@ class LunaPartition final : public api::Partition {
   // only (its ephemeral key never touches the disk), and the TWC it named.
   std::optional<cloning::TargetSession> session_;
   std::optional<cloning::Twc> session_twc_;
+  // Archives: the master key of the backup or restore in progress, in
+  // memory only (SecretBytes zeroises it), and the archive's source.
+  std::optional<api::SecretBytes> archive_key_;
+  std::optional<api::ArchiveSource> archive_source_;
 };
 
 // Derives the 32-byte key of a domain: Argon2id for a text domain, HKDF for

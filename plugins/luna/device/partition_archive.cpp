@@ -1,0 +1,524 @@
+// The archive verbs of a partition (formats/archive-format.md; the framing is
+// the tool's, the cryptography is the device's, as with a real HSM's SKS
+// backups):
+//
+//   source  backup_begin   a fresh archive master key (AMK, 32 random bytes,
+//                          memory only) wrapped for the primary domain; the
+//                          HOK certificate chain; the header description
+//           backup_seal    every selected object, in handle order, by ONE
+//                          query: AEAD(AMK, AD of its archive position,
+//                          check record || flattened object). V1 (rule U4):
+//                          the SMK sealed under the AMK, then SIM4 blobs
+//           backup_sign    the HOK's Ed25519 signature of the archive digest
+//   target  restore_begin  S1, then unwraps the AMK with the matching domain
+//           restore_blobs  opens each blob, judges it as a clone would, dedups
+//                          by fingerprint, writes in ONE transaction (a drill
+//                          uses every key, then rolls that transaction back)
+//
+// Master key wrap ("AMK1" || XChaCha20-Poly1305 output):
+//   key = HKDF-SHA256(domain key, salt = "", info = "hsm-migrate archive master key wrap v1|" || fp)
+//   AD  = "hsm-migrate archive master key v1|" || fp         (fp = the domain fingerprint, hex)
+// Object blob plaintext ("HMAB" u16 version=1, little-endian):
+//   u8 check kind (1 KCV, 2 public key SHA-256, 3 content SHA-256)  u8 n  n bytes check
+//   the flattened object (flat_object.hpp) to the end
+// KCV = the first 3 bytes of HMAC-SHA256(secret key, "hsm-migrate key check value v1").
+#include <unordered_set>
+
+#include "plugins/luna/cloning/sim4.hpp"
+#include "plugins/luna/device/luna_partition.hpp"
+#include "plugins/luna/rules/clone_rules.hpp"
+#include "plugins/luna/rules/config_rules.hpp"
+#include "plugins/luna/rules/kind_profile.hpp"
+
+namespace hsm::luna {
+
+using api::Bytes;
+using api::Error;
+using api::Result;
+using api::SecretBytes;
+using api::Status;
+
+namespace {
+
+constexpr std::uint8_t kTypeObject = 1, kTypeSim4 = 2, kTypeSmk = 3;
+constexpr std::uint8_t kCheckKcv = 1, kCheckPublic = 2, kCheckContent = 3;
+constexpr std::uint16_t kBlobVersion = 1;
+constexpr std::size_t kBatch = 256;
+
+Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+Bytes kcv(const crypto::KeyMaterial& m) {
+  static const Bytes ctx = bytes_of("hsm-migrate key check value v1");
+  Bytes h = crypto::hmac_sha256(m.secret, ctx);
+  h.resize(3);
+  return h;
+}
+
+// What a drill compares with: recorded at backup time, inside the sealed blob.
+struct Check {
+  std::uint8_t kind = 0;
+  Bytes value;
+};
+
+Check check_of(api::ObjectClass cls, const crypto::KeyMaterial& m) {
+  switch (cls) {
+    case api::ObjectClass::secret_key: return {kCheckKcv, kcv(m)};
+    case api::ObjectClass::private_key:
+    case api::ObjectClass::public_key: return {kCheckPublic, crypto::sha256(m.public_der)};
+    default: return {kCheckContent, crypto::sha256(m.secret.data(), m.secret.size())};
+  }
+}
+
+void encode_blob(const Check& c, const SecretBytes& flat, SecretBytes& out) {
+  out.clear();
+  out.reserve(8 + c.value.size() + flat.size());
+  out.insert(out.end(), {'H', 'M', 'A', 'B', static_cast<std::uint8_t>(kBlobVersion & 0xff),
+                         static_cast<std::uint8_t>(kBlobVersion >> 8), c.kind,
+                         static_cast<std::uint8_t>(c.value.size())});
+  out.insert(out.end(), c.value.begin(), c.value.end());
+  out.insert(out.end(), flat.begin(), flat.end());
+}
+
+Result<cloning::FlatObject> decode_blob(const SecretBytes& p, Check& check) {
+  if (p.size() < 8 || p[0] != 'H' || p[1] != 'M' || p[2] != 'A' || p[3] != 'B')
+    return Error::integrity("an archive blob opened but is not an object record (bad magic)");
+  const unsigned version = p[4] | (p[5] << 8);
+  if (version != kBlobVersion)
+    return Error::integrity("an archive object record has version " + std::to_string(version) +
+                            "; this device reads version " + std::to_string(kBlobVersion));
+  check.kind = p[6];
+  const std::size_t n = p[7];
+  if (check.kind < kCheckKcv || check.kind > kCheckContent || 8 + n > p.size())
+    return Error::integrity("an archive object record has a bad check value");
+  check.value.assign(p.begin() + 8, p.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  return cloning::decode_flat(p.data() + 8 + n, p.size() - 8 - n);
+}
+
+Result<SecretBytes> wrap_key(const SecretBytes& domain_key, const std::string& fp) {
+  return crypto::hkdf_sha256(domain_key, {}, bytes_of("hsm-migrate archive master key wrap v1|" + fp), 32);
+}
+Bytes wrap_ad(const std::string& fp) { return bytes_of("hsm-migrate archive master key v1|" + fp); }
+
+// The columns of object rows this file streams (as luna_partition.cpp's
+// kObjectColumns, plus the material): one query for the whole backup.
+constexpr const char* kArchiveColumns =
+    "handle, label, id_hex, class, key_type, bits, curve, extractable, sensitive, assigned, "
+    "per_key_auth, key_ring, des3_counters, unknown_attr, keygen, origin_fm, travelled, "
+    "fingerprint, pair_id, public_der, material_sealed";
+
+std::vector<api::Protocol> split_protocols(const std::string& s) {
+  std::vector<api::Protocol> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (auto p = api::parse_protocol(std::string_view(s).substr(start, end - start))) out.push_back(*p);
+    start = end + 1;
+  }
+  return out;
+}
+
+void row_to_desc(const store::Stmt& q, api::ObjectDesc& d) {
+  d.handle = static_cast<std::uint64_t>(q.i64(0));
+  d.label = q.text(1);
+  d.id_hex = q.text(2);
+  d.cls = api::parse_object_class(q.text(3)).value_or(api::ObjectClass::data);
+  d.key_type = api::parse_key_type(q.text(4)).value_or(api::KeyType::generic);
+  d.bits = static_cast<int>(q.i64(5));
+  d.curve = q.text(6);
+  d.extractable = q.i64(7) != 0;
+  d.sensitive = q.i64(8) != 0;
+  d.assigned = q.i64(9) != 0;
+  d.per_key_auth = q.i64(10) != 0;
+  d.key_ring = q.i64(11) != 0;
+  d.des3_counters = q.i64(12) != 0;
+  d.unknown_attribute = q.i64(13) != 0;
+  d.keygen = api::parse_keygen_mechanism(q.text(14)).value_or(api::KeygenMechanism::none);
+  d.origin_fm = api::parse_fm_state(q.text(15)).value_or(api::FmState::never);
+  d.travelled = split_protocols(q.text(16));
+  d.fingerprint = q.text(17);
+  d.pair_id = q.text(18);
+}
+
+bool selected(const api::ObjectDesc& d, std::string_view sel) {
+  if (sel.empty() || sel == "all") return true;
+  if (sel.starts_with("#")) return std::string_view(sel).substr(1) == std::to_string(d.handle);
+  if (sel.starts_with("id:")) return d.id_hex == sel.substr(3);
+  return d.label == sel;
+}
+
+std::string short_fp(const std::string& fp) { return fp.substr(0, 16); }
+
+}  // namespace
+
+Result<api::ArchiveBegin> LunaPartition::backup_begin() {
+  HSM_TRY(require_login());
+  api::ArchiveBegin b;
+  HSM_TRY_ASSIGN(b.source, describe());
+  HSM_TRY_ASSIGN(std::vector<cloning::DomainKey> domains, domain_keys());
+  const cloning::DomainKey* primary = nullptr;
+  for (const auto& d : domains)
+    if (d.primary) primary = &d;
+  if (!primary)
+    return Error::refused("S1", "CKR_CERTIFICATE_INVALID",
+                          b.source.address() + " has no primary cloning domain to bind an archive to",
+                          "add a domain with `partition domain add " + b.source.address() + " --primary`");
+  b.domain_fingerprint = primary->fingerprint;
+  archive_key_ = crypto::random_secret(32);
+  HSM_TRY_ASSIGN(SecretBytes wk, wrap_key(primary->key, primary->fingerprint));
+  b.wrapped_master_key = bytes_of("AMK1");
+  const Bytes sealed = crypto::aead_seal(wk, wrap_ad(primary->fingerprint), *archive_key_);
+  b.wrapped_master_key.insert(b.wrapped_master_key.end(), sealed.begin(), sealed.end());
+  HSM_TRY_ASSIGN(Bytes hok, core_->get_cert("hok"));
+  HSM_TRY_ASSIGN(Bytes root, core_->get_cert("root"));
+  b.certificates = {std::move(hok), std::move(root)};
+  return b;
+}
+
+Result<std::uint64_t> LunaPartition::backup_seal(std::string_view selector, const api::ArchiveAdFor& ad_for,
+                                                 const api::ArchiveSink& sink) {
+  HSM_TRY(require_login());
+  if (!archive_key_) return Error::usage("backup_seal without backup_begin", "call backup_begin first");
+  HSM_TRY_ASSIGN(api::Endpoint me, describe());
+  const bool v1 = me.partition.type == api::PartitionType::v1;
+  std::uint64_t count = 0;
+  SecretBytes smk_key;
+  if (v1) {
+    // rule U4: the SKS master key, sealed under the AMK, comes first.
+    HSM_TRY_ASSIGN(smk_key, smk());
+    const SecretBytes flat = cloning::encode_flat(cloning::make_smk_object(smk_key, name_ + " SMK"));
+    api::ObjectDesc d;
+    d.label = name_ + " SMK";
+    const Bytes sealed = crypto::aead_seal(*archive_key_, ad_for(0, kTypeSmk), flat);
+    HSM_TRY(sink(d, kTypeSmk, sealed));
+    ++count;
+  }
+  std::string sql = std::string("SELECT ") + kArchiveColumns + " FROM object WHERE partition_id = ?1";
+  std::uint64_t only = 0;
+  std::string arg;
+  if (selector.starts_with("#")) {
+    HSM_TRY_ASSIGN(auto found, find_objects(selector));  // validates the handle
+    if (found.empty()) return Error::usage("no object " + std::string(selector) + " in " + name_);
+    only = found[0].handle;
+    sql += " AND handle = " + std::to_string(only);
+  } else if (selector.starts_with("id:")) {
+    sql += " AND id_hex = ?2";
+    arg = selector.substr(3);
+  } else if (selector != "all" && !selector.empty()) {
+    sql += " AND label = ?2";
+    arg = selector;
+  }
+  sql += " ORDER BY handle";
+  store::Stmt q(*core_->db, sql);
+  q.bind(1, id_);
+  if (!arg.empty()) q.bind(2, arg);
+  cloning::FlatObject f;
+  SecretBytes flat, plain;
+  while (q.step()) {
+    row_to_desc(q, f.desc);
+    f.material.type = f.desc.key_type;
+    f.material.bits = f.desc.bits;
+    f.material.curve = f.desc.curve;
+    f.material.public_der = q.blob(19);
+    HSM_TRY_ASSIGN(f.material.secret, core_->open_sealed("object", id_, q.i64(0), q.blob(20)));
+    if (v1) {
+      HSM_TRY_ASSIGN(Bytes blob, cloning::seal_sim4(smk_key, f, f.desc.handle));
+      HSM_TRY(sink(f.desc, kTypeSim4, blob));
+    } else {
+      const std::uint64_t h = f.desc.handle;
+      const Check c = check_of(f.desc.cls, f.material);
+      f.desc.handle = 0;  // not encoded: a handle is per partition
+      cloning::encode_flat(f, flat);
+      encode_blob(c, flat, plain);
+      f.desc.handle = h;
+      const Bytes sealed = crypto::aead_seal(*archive_key_, ad_for(h, kTypeObject), plain);
+      HSM_TRY(sink(f.desc, kTypeObject, sealed));
+    }
+    ++count;
+  }
+  HSM_TRY(q.status());
+  HSM_TRY(core_->audit("archive: sealed " + std::to_string(count) + " blob(s) of " + name_));
+  return count;
+}
+
+Result<Bytes> LunaPartition::backup_sign(const Bytes& digest) {
+  HSM_TRY(require_login());
+  if (!archive_key_) return Error::usage("backup_sign without backup_begin", "call backup_begin first");
+  if (digest.size() != 32) return Error::usage("an archive digest is 32 bytes");
+  crypto::KeyMaterial hok;
+  hok.type = api::KeyType::ed25519;
+  hok.curve = "Ed25519";
+  HSM_TRY_ASSIGN(hok.secret, core_->get_secret("hok"));
+  HSM_TRY_ASSIGN(hok.public_der, crypto::public_of(hok.secret));
+  auto sig = crypto::sign(hok, digest);
+  archive_key_.reset();  // the archive is complete: the AMK is zeroised
+  return sig;
+}
+
+Status LunaPartition::restore_begin(const api::ArchiveSource& source) {
+  HSM_TRY(require_login());
+  archive_key_.reset();
+  archive_source_.reset();
+  HSM_TRY_ASSIGN(std::vector<cloning::DomainKey> domains, domain_keys());
+  const cloning::DomainKey* match = nullptr;
+  std::string held;
+  for (const auto& d : domains) {
+    held += (held.empty() ? "" : ", ") + short_fp(d.fingerprint);
+    if (d.fingerprint == source.domain_fingerprint) match = &d;
+  }
+  // rule S1: only a partition of the archive's cloning domain opens it.
+  if (!match)
+    return Error::refused("S1", "CKR_CERTIFICATE_INVALID",
+                          "archive of domain " + short_fp(source.domain_fingerprint) + " (from " +
+                              source.source.address() + "), partition " + name_ + " holds " +
+                              (held.empty() ? "no domain" : held),
+                          "restore into a partition of the archive's domain, or add that domain with "
+                          "`partition domain add`");
+  const Bytes& w = source.wrapped_master_key;
+  if (w.size() < 4 || !std::equal(w.begin(), w.begin() + 4, "AMK1"))
+    return Error::integrity("the archive's wrapped master key is not in a form this device knows");
+  HSM_TRY_ASSIGN(SecretBytes wk, wrap_key(match->key, match->fingerprint));
+  auto amk = crypto::aead_open(wk, wrap_ad(match->fingerprint), Bytes(w.begin() + 4, w.end()));
+  if (!amk.ok() || amk->size() != 32)
+    return Error::integrity("the archive's master key does not unwrap with domain " +
+                            short_fp(match->fingerprint) + " of " + name_ +
+                            ": the archive is not of this domain or was tampered with");
+  archive_key_ = std::move(*amk);
+  archive_source_ = source;
+  return {};
+}
+
+Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::ArchiveBlobSource& blobs,
+                                                               const api::ArchiveRestoreOptions& opt,
+                                                               const api::ArchiveReport& report) {
+  HSM_TRY(require_login());
+  if (!archive_key_ || !archive_source_)
+    return Error::usage("restore_blobs without restore_begin", "call restore_begin first");
+  const SecretBytes amk = std::move(*archive_key_);
+  archive_key_.reset();
+  HSM_TRY_ASSIGN(api::Endpoint me, describe());
+  // The source as the header describes it; the device that sealed the blobs
+  // allowed them out, so its cloning policies count as on.
+  api::Endpoint src = archive_source_->source;
+  src.partition.domains = {{"", api::DomainKind::text, true, archive_source_->domain_fingerprint}};
+  src.partition.policies[api::policy::part_private_key_cloning] = 1;
+  src.partition.policies[api::policy::part_secret_key_cloning] = 1;
+  src.partition.suites_available = me.partition.suites_available;
+  src.partition.suites_enabled = me.partition.suites_enabled;
+  src.device.clock_offset_s = me.device.clock_offset_s;  // an archive has no clock to skew (U3)
+  const api::Verdict pair = rules::evaluate_pair(src, me, opt.client);
+  if (!pair.allowed) return Error::refused(pair.rule, pair.code, pair.message, pair.fix);
+  const api::Protocol protocol = *pair.protocol;
+  const bool writes = opt.mode != api::ArchiveRestoreMode::open;
+  const bool drill = opt.mode == api::ArchiveRestoreMode::drill;
+
+  api::ArchiveRestoreCounts counts;
+  store::Transaction tx(*core_->db);
+  if (writes) HSM_TRY(tx.begin());
+  std::uint64_t present = me.partition.object_count;
+  if (opt.mode == api::ArchiveRestoreMode::replace) {
+    // lunacm `partition restore -replace`: the partition's objects go first.
+    store::Stmt del(*core_->db, "DELETE FROM object WHERE partition_id = ?");
+    del.bind(1, id_);
+    HSM_TRY(del.run());
+    counts.deleted = present;
+    present = 0;
+  }
+
+  std::optional<SecretBytes> their_smk;
+  std::vector<StoredObject> pending;
+  std::vector<api::ObjectDesc> pending_archived;
+  std::unordered_set<std::string> pending_fps;
+
+  // Uses the partition's object at `at` against what was recorded at backup.
+  auto use_key = [&](const api::ObjectDesc& archived, std::uint64_t at, const Check& c,
+                     const Bytes& recorded_public) -> std::string {
+    auto o = load(at);
+    if (!o.ok()) return "cannot load #" + std::to_string(at) + ": " + o.error().message;
+    const Bytes challenge = crypto::random_bytes(32);
+    switch (archived.cls) {
+      case api::ObjectClass::secret_key: {
+        if (c.kind != kCheckKcv || kcv(o->material) != c.value)
+          return "key check value differs from the one recorded at backup";
+        if (archived.key_type == api::KeyType::aes || archived.key_type == api::KeyType::des3) {
+          auto ct = encrypt(at, challenge);
+          if (!ct.ok()) return "encrypt failed: " + ct.error().message;
+          auto pt = decrypt(at, *ct);
+          if (!pt.ok() || *pt != challenge) return "encrypt/decrypt round trip failed";
+        }
+        return "";
+      }
+      case api::ObjectClass::private_key: {
+        auto sig = sign(at, challenge);
+        if (!sig.ok()) return "sign failed: " + sig.error().message;
+        auto ok = crypto::verify(archived.key_type, recorded_public, challenge, *sig);
+        if (!ok.ok() || !*ok) return "signature does not verify with the public key recorded at backup";
+        return "";
+      }
+      case api::ObjectClass::public_key:
+        if (o->material.public_der != recorded_public) return "public key differs from the one recorded";
+        return "";
+      default: {
+        const Bytes h = crypto::sha256(o->material.secret.data(), o->material.secret.size());
+        if (c.kind != kCheckContent || h != c.value) return "content differs from the one recorded";
+        return "";
+      }
+    }
+  };
+  struct DrillItem {
+    api::ObjectDesc archived;
+    Check check;
+    Bytes public_der;
+  };
+  std::vector<DrillItem> drill_items;  // drill: one batch at a time
+
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return {};
+    HSM_TRY_ASSIGN(std::vector<api::ObjectDesc> made, insert_objects(pending));
+    for (std::size_t i = 0; i < made.size(); ++i) {
+      api::ArchiveObjectReport r;
+      r.object = std::move(pending_archived[i]);
+      r.target_handle = made[i].handle;
+      r.status = "created";
+      ++counts.created;
+      if (drill) {
+        const std::string why = use_key(r.object, r.target_handle, drill_items[i].check, drill_items[i].public_der);
+        r.status = why.empty() ? "passed" : "failed";
+        r.detail = why.empty() ? "restored and used" : why;
+        ++(why.empty() ? counts.passed : counts.failed);
+      }
+      if (report) report(r);
+    }
+    present += made.size();
+    pending.clear();
+    pending_archived.clear();
+    pending_fps.clear();
+    drill_items.clear();
+    return {};
+  };
+
+  std::uint64_t expect_index_smk = 0;
+  auto visit = [&](const api::ArchiveBlob& b) -> Status {
+    ++counts.blobs;
+    const std::string where = "archive blob " + std::to_string(counts.blobs - 1) + " (source handle " +
+                              std::to_string(b.handle) + ")";
+    cloning::FlatObject f;
+    Check check;
+    if (b.type == kTypeSmk) {
+      if (counts.blobs - 1 != expect_index_smk || their_smk)
+        return Error::integrity(where + ": an SKS master key out of place");
+      auto p = crypto::aead_open(amk, b.associated_data, *b.sealed);
+      if (!p.ok()) return Error::integrity(where + " does not open: not of this archive, moved or tampered");
+      HSM_TRY_ASSIGN(f, cloning::decode_flat(*p));
+      HSM_TRY_ASSIGN(SecretBytes k, cloning::smk_of(f));
+      their_smk = std::move(k);
+      ++counts.opened;
+      if (writes && me.partition.type == api::PartitionType::v1) {
+        // rule U4: a V1 target adopts the archive's SMK, unless it guards
+        // other objects under its own.
+        auto mine = smk();
+        const bool same = mine.ok() && *mine == *their_smk;
+        if (!same && present > 0)
+          return Error::refused("U4", "CKR_OPERATION_NOT_ALLOWED",
+                                name_ + " already holds objects under a different SKS master key",
+                                "restore with --replace, or into an empty V1 partition");
+        if (!same && !drill) {
+          store::Stmt q(*core_->db, "UPDATE partition SET smk_sealed = ? WHERE id = ?");
+          q.bind(1, core_->seal("smk", id_, 0, *their_smk)).bind(2, id_);
+          HSM_TRY(q.run());
+        }
+      }
+      return {};
+    }
+    if (b.type == kTypeSim4) {
+      if (!their_smk) return Error::integrity(where + ": a SIM4 blob with no SKS master key before it");
+      auto o = cloning::open_sim4(*their_smk, *b.sealed, b.handle);
+      if (!o.ok()) return Error::integrity(where + " does not open: " + o.error().message);
+      f = std::move(*o);
+      check = check_of(f.desc.cls, f.material);
+    } else if (b.type == kTypeObject) {
+      auto p = crypto::aead_open(amk, b.associated_data, *b.sealed);
+      if (!p.ok())
+        return Error::integrity(where +
+                                " does not open: not of this archive, moved, swapped or tampered with");
+      HSM_TRY_ASSIGN(f, decode_blob(*p, check));
+    } else {
+      return Error::integrity(where + ": unknown blob type " + std::to_string(b.type));
+    }
+    if (f.kind != cloning::FlatKind::object) return Error::integrity(where + ": not an object");
+    ++counts.opened;
+    api::ObjectDesc& d = f.desc;
+    d.handle = b.handle;
+    api::ArchiveObjectReport r;
+    if (!selected(d, opt.selector)) {
+      ++counts.skipped;
+      return {};
+    }
+    api::Verdict v = rules::evaluate_object(src, me, d, protocol, opt.client);
+    if (!v.allowed) {
+      ++counts.refused;
+      r.object = d;
+      r.status = "refused";
+      r.verdict = std::move(v);
+      if (report) report(r);
+      return {};
+    }
+    if (!writes) {
+      r.object = d;
+      r.status = "opened";
+      if (report) report(r);
+      return {};
+    }
+    HSM_TRY_ASSIGN(const std::uint64_t at, handle_of_fingerprint(d.fingerprint));
+    if (at != 0 || pending_fps.count(d.fingerprint)) {
+      ++counts.already_present;
+      r.object = d;
+      r.target_handle = at;
+      r.status = "already_present";
+      if (drill && at != 0) {
+        // The partition's own object stands for the archived one: use it.
+        const std::string why = use_key(d, at, check, f.material.public_der);
+        r.status = why.empty() ? "passed" : "failed";
+        r.detail = why.empty() ? "already present; used" : why;
+        ++(why.empty() ? counts.passed : counts.failed);
+      }
+      if (report) report(r);
+      return {};
+    }
+    // rule C1: capacity, judged on what is really added.
+    api::PartitionDesc now_part = me.partition;
+    now_part.object_count = present + pending.size();
+    if (auto cap = rules::check_capacity(me.device, now_part, 1); !cap.ok()) {
+      const auto& e = cap.error();
+      ++counts.refused;
+      r.object = d;
+      r.status = "refused";
+      r.verdict = api::Verdict{false, protocol, e.rule, e.code, e.message, e.fix, {}, false};
+      if (report) report(r);
+      return {};
+    }
+    if (drill) drill_items.push_back({d, check, f.material.public_der});
+    pending_archived.push_back(d);
+    if (v.stripped) rules::strip_permissive(d, protocol);  // rule S5
+    pending_fps.insert(d.fingerprint);
+    pending.push_back({std::move(d), std::move(f.material)});
+    if (pending.size() >= (drill ? 1 : kBatch)) HSM_TRY(flush());
+    return {};
+  };
+  HSM_TRY(blobs(visit));
+  HSM_TRY(flush());
+  if (counts.blobs == 0) return Error::integrity("the archive yielded no blob");
+  if (!writes || drill) {
+    // open: nothing was written; drill: everything it restored goes again
+    // (the transaction is rolled back; objects that were there stay).
+    return counts;
+  }
+  HSM_TRY(core_->audit("archive: restored " + std::to_string(counts.created) + " object(s) from " +
+                       archive_source_->source.address() + " into " + name_ +
+                       (opt.mode == api::ArchiveRestoreMode::replace ? " (replace)" : " (add)")));
+  HSM_TRY(tx.commit());
+  archive_source_.reset();
+  return counts;
+}
+
+}  // namespace hsm::luna

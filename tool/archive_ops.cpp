@@ -1,0 +1,319 @@
+// backup / restore / verify / drill as operations (see archive_ops.hpp).
+// The tool frames (formats/archive_*.hpp) and carries; the partitions seal,
+// sign, open and judge (api::Partition archive verbs).
+#include "tool/archive_ops.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+
+#include "formats/archive_reader.hpp"
+#include "formats/archive_writer.hpp"
+#include "tool/lock.hpp"
+
+namespace hsm::tool {
+namespace {
+
+using api::Error;
+using api::Result;
+using api::Status;
+namespace fs = std::filesystem;
+
+constexpr std::size_t kListLimit = 10000;  // objects listed one by one in a report
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Result<api::ArchiveSource> source_of(const formats::ArchiveHeader& h) {
+  api::ArchiveSource s;
+  s.source.device.name = h.source_device;
+  auto kind = api::parse_device_kind(h.device_kind);
+  auto fw = api::Version::parse(h.firmware);
+  auto fm = api::parse_fm_state(h.fm_class);
+  auto type = api::parse_partition_type(h.partition_type);
+  if (!kind || !fw || !fm || !type)
+    return Error::integrity("the archive header names an unknown device kind, firmware, FM class or "
+                            "partition type (\"" + h.device_kind + "\", \"" + h.firmware + "\", \"" +
+                            h.fm_class + "\", \"" + h.partition_type + "\")");
+  s.source.device.kind = *kind;
+  s.source.device.firmware = *fw;
+  s.source.device.fm = *fm;
+  s.source.partition.name = h.partition_name;
+  s.source.partition.type = *type;
+  s.domain_fingerprint = formats::to_hex(h.domain_fingerprint);
+  s.wrapped_master_key = h.wrapped_master_key;
+  return s;
+}
+
+json header_json(const formats::ArchiveHeader& h) {
+  return json{{"format_version", h.format_version},
+              {"archive_id", formats::to_hex(h.archive_id)},
+              {"created_at", h.created_at},
+              {"source", h.source_device + "/" + h.partition_name},
+              {"device_kind", h.device_kind},
+              {"firmware", h.firmware},
+              {"fm_class", h.fm_class},
+              {"partition_type", h.partition_type},
+              {"domain_fingerprint", formats::to_hex(h.domain_fingerprint)}};
+}
+
+json object_json(const api::ArchiveObjectReport& r) {
+  json j{{"handle", r.object.handle},   {"label", r.object.label},
+         {"class", api::to_string(r.object.cls)}, {"fingerprint", r.object.fingerprint},
+         {"status", r.status}};
+  if (r.target_handle) j["target_handle"] = r.target_handle;
+  if (r.status == "refused") {
+    j["rule"] = r.verdict.rule;
+    j["code"] = r.verdict.code;
+    j["message"] = r.verdict.message;
+    if (!r.verdict.fix.empty()) j["fix"] = r.verdict.fix;
+  }
+  if (!r.detail.empty()) j["detail"] = r.detail;
+  return j;
+}
+
+json counts_json(const api::ArchiveRestoreCounts& c) {
+  return json{{"blobs", c.blobs},       {"opened", c.opened},   {"created", c.created},
+              {"already_present", c.already_present}, {"refused", c.refused}, {"deleted", c.deleted},
+              {"passed", c.passed},     {"failed", c.failed},   {"skipped", c.skipped}};
+}
+
+// Opens and logs in to a partition under its lock.
+struct Held {
+  std::optional<PartitionLock> lock;  // (move-assignment is deleted)
+  std::unique_ptr<api::Partition> part;
+  std::string notice;
+};
+
+Result<Held> hold(Context& ctx, const Address& a, const std::string& command, int wait_seconds) {
+  Held h;
+  auto lock = PartitionLock::acquire(ctx.fleet->home(), a.device, a.partition, command, wait_seconds);
+  if (!lock.ok()) return lock.error();
+  h.lock.emplace(std::move(*lock));
+  h.notice = h.lock->took_over();
+  HSM_TRY_ASSIGN(h.part, ctx.fleet->open_partition(a));
+  HSM_TRY(ctx.login(*h.part, a));
+  return h;
+}
+
+// Runs one of restore_blobs' modes over a verified archive.
+Result<api::ArchiveRestoreCounts> restore_from(Context& ctx, api::Partition& part, const std::string& path,
+                                               const formats::ArchiveHeader& header,
+                                               api::ArchiveRestoreMode mode, const std::string& selector,
+                                               const ArchiveProgress& progress, std::string_view phase,
+                                               const std::function<void(const api::ArchiveObjectReport&)>& rep) {
+  HSM_TRY_ASSIGN(api::ArchiveSource src, source_of(header));
+  HSM_TRY(part.restore_begin(src));
+  api::ArchiveRestoreOptions opt;
+  opt.mode = mode;
+  opt.selector = selector;
+  opt.client = ctx.client;
+  std::uint64_t done = 0;
+  auto blobs = [&](const api::ArchiveBlobVisitor& visit) -> Status {
+    return formats::for_each_blob(fs::path(path), [&](const formats::BlobRecord& r) -> Status {
+      api::ArchiveBlob b;
+      b.handle = r.handle;
+      b.type = static_cast<std::uint8_t>(r.type);
+      b.associated_data = formats::blob_associated_data(header.archive_id, r.index, r.handle, b.type);
+      b.sealed = &r.sealed;
+      HSM_TRY(visit(b));
+      if (progress && (++done % 1024 == 0)) progress(phase, done, 0);
+      return {};
+    });
+  };
+  return part.restore_blobs(blobs, opt, rep);
+}
+
+}  // namespace
+
+Result<std::string> expand_archive_path(const std::string& templ, std::int64_t unix_seconds) {
+  if (templ.empty()) return Error::usage("an empty archive path", "give --archive PATH");
+  if (templ.find('%') == std::string::npos) return templ;
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::string out(templ.size() + 256, '\0');
+  const std::size_t n = std::strftime(out.data(), out.size(), templ.c_str(), &tm);
+  if (n == 0) return Error::usage("the archive path template \"" + templ + "\" expands to nothing");
+  out.resize(n);
+  return out;
+}
+
+Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  HSM_TRY_ASSIGN(std::string path, expand_archive_path(req.archive, std::time(nullptr)));
+  std::error_code ec;
+  if (fs::exists(path, ec) && !req.force)
+    return Error::usage("archive " + path + " exists; it is never overwritten without --force",
+                        "pass --force to replace it, or choose another path");
+  HSM_TRY_ASSIGN(Held h, hold(ctx, req.source, "backup", req.wait_seconds));
+  HSM_TRY_ASSIGN(api::ArchiveBegin begin, h.part->backup_begin());
+
+  formats::ArchiveHeader header;
+  header.source_device = begin.source.device.name;
+  header.device_kind = std::string(api::to_string(begin.source.device.kind));
+  header.firmware = begin.source.device.firmware.str();
+  header.fm_class = std::string(api::to_string(begin.source.device.fm));
+  header.partition_name = begin.source.partition.name;
+  header.partition_type = std::string(api::to_string(begin.source.partition.type));
+  const auto fp = formats::digest_from_hex(begin.domain_fingerprint);
+  if (!fp) return Error::other("the device gave a domain fingerprint that is not 32 bytes of hex");
+  header.domain_fingerprint = *fp;
+  header.wrapped_master_key = std::move(begin.wrapped_master_key);
+  header.certificates = std::move(begin.certificates);
+
+  api::Partition& part = *h.part;
+  formats::ArchiveWriterOptions wopt;
+  wopt.overwrite = req.force;
+  HSM_TRY_ASSIGN(auto writer, formats::ArchiveWriter::create(
+                                  path, std::move(header),
+                                  [&part](const api::Bytes& digest) { return part.backup_sign(digest); }, wopt));
+  const std::uint64_t total = begin.source.partition.object_count;
+  std::uint64_t objects = 0;
+  auto ad_for = [&](std::uint64_t handle, std::uint8_t type) {
+    return writer->next_associated_data(handle, static_cast<formats::BlobType>(type));
+  };
+  auto sink = [&](const api::ObjectDesc& d, std::uint8_t type, const api::Bytes& sealed) -> Status {
+    HSM_TRY(writer->add_blob(d.handle, static_cast<formats::BlobType>(type), d.label, sealed));
+    if (type != static_cast<std::uint8_t>(formats::BlobType::smk)) ++objects;
+    if (req.progress && objects % 1024 == 0) req.progress("seal", objects, total);
+    return {};
+  };
+  HSM_TRY_ASSIGN(std::uint64_t blobs, h.part->backup_seal(req.selector, ad_for, sink));
+  if (objects == 0)
+    return Error::usage("no object of " + req.source.device + "/" + req.source.partition + " matches \"" +
+                        req.selector + "\": an empty archive is never written");
+  HSM_TRY_ASSIGN(formats::WriteSummary sum, writer->commit());
+  if (req.progress) req.progress("seal", objects, objects);
+  const double secs = seconds_since(t0);
+  ArchiveOutcome out;
+  out.notice = h.notice;
+  out.doc = json{{"archive", sum.path.string()},
+                 {"archive_id", formats::to_hex(sum.archive_id)},
+                 {"source", req.source.device + "/" + req.source.partition},
+                 {"domain_fingerprint", formats::to_hex(*fp)},
+                 {"blobs", blobs},
+                 {"objects", objects},
+                 {"sealed_bytes", sum.sealed_bytes},
+                 {"file_bytes", sum.file_bytes},
+                 {"archive_digest", formats::to_hex(sum.archive_digest)},
+                 {"seconds", secs},
+                 {"objects_per_second", secs > 0 ? static_cast<double>(objects) / secs : 0.0}};
+  if (!out.notice.empty()) out.doc["lock_taken_over"] = out.notice;
+  return out;
+}
+
+Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  HSM_TRY_ASSIGN(formats::ArchiveHeader header, formats::read_header(fs::path(req.archive)));
+  HSM_TRY_ASSIGN(Held h, hold(ctx, req.target, "restore", req.wait_seconds));
+  ArchiveOutcome out;
+  out.notice = h.notice;
+  json created = json::array(), present = json::array(), refused = json::array();
+  bool truncated = false;
+  auto rep = [&](const api::ArchiveObjectReport& r) {
+    if (r.status == "refused") refused.push_back(object_json(r));
+    else if (r.status == "already_present") present.push_back(object_json(r));
+    else if (r.status == "created") {
+      if (created.size() < kListLimit) created.push_back(object_json(r));
+      else truncated = true;
+    }
+  };
+  const auto mode = req.mode == RestoreMode::replace ? api::ArchiveRestoreMode::replace : api::ArchiveRestoreMode::add;
+  HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
+                 restore_from(ctx, *h.part, req.archive, header, mode, req.selector, req.progress, "restore", rep));
+  out.refused_or_failed = c.refused;
+  out.doc = json{{"archive", req.archive},
+                 {"target", req.target.device + "/" + req.target.partition},
+                 {"mode", req.mode == RestoreMode::replace ? "replace" : "add"},
+                 {"header", header_json(header)}};
+  out.doc["counts"] = counts_json(c);
+  out.doc["created"] = std::move(created);
+  if (truncated) out.doc["created_truncated"] = true;
+  out.doc["already_present"] = std::move(present);
+  out.doc["refused"] = std::move(refused);
+  out.doc["seconds"] = seconds_since(t0);
+  if (!out.notice.empty()) out.doc["lock_taken_over"] = out.notice;
+  return out;
+}
+
+Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  formats::VerifyOptions vopt;
+  if (!req.trusted_root.empty()) {
+    std::ifstream in(req.trusted_root, std::ios::binary);
+    if (!in) return Error::usage("cannot read the trusted root " + req.trusted_root);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string trimmed = text;
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r' || trimmed.back() == ' '))
+      trimmed.pop_back();
+    if (auto d = formats::digest_from_hex(trimmed)) vopt.trusted_root_sha256 = *d;
+    else vopt.trusted_root_sha256 = formats::certificate_sha256(api::Bytes(text.begin(), text.end()));
+  }
+  HSM_TRY_ASSIGN(formats::VerifyReport r, formats::verify(fs::path(req.archive), vopt));
+  const double secs = seconds_since(t0);
+  ArchiveOutcome out;
+  out.doc = json{{"archive", req.archive}, {"ok", true}, {"header", header_json(r.header)}};
+  out.doc["blobs_checked"] = r.blobs_checked;
+  out.doc["objects"] = r.objects;
+  out.doc["sim4_blobs"] = r.sim4_blobs;
+  out.doc["smk_blobs"] = r.smk_blobs;
+  out.doc["sealed_bytes"] = r.sealed_bytes;
+  out.doc["bytes_checked"] = r.bytes_checked;
+  out.doc["archive_digest"] = formats::to_hex(r.archive_digest);
+  out.doc["hok_subject"] = r.hok_subject;
+  out.doc["root_subject"] = r.root_subject;
+  out.doc["root_sha256"] = formats::to_hex(r.root_sha256);
+  out.doc["root_trusted"] = r.root_trusted;
+  out.doc["seconds"] = secs;
+  out.doc["mb_per_second"] = secs > 0 ? static_cast<double>(r.bytes_checked) / 1e6 / secs : 0.0;
+  if (req.deep_with) {
+    HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(*req.deep_with));
+    HSM_TRY(ctx.login(*part, *req.deep_with));
+    json refused = json::array();
+    auto rep = [&](const api::ArchiveObjectReport& o) {
+      if (o.status == "refused") refused.push_back(object_json(o));
+    };
+    HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
+                   restore_from(ctx, *part, req.archive, r.header, api::ArchiveRestoreMode::open, "all",
+                                req.progress, "open", rep));
+    out.doc["deep"] = json{{"with", req.deep_with->device + "/" + req.deep_with->partition},
+                           {"blobs_opened", c.opened},
+                           {"refused", std::move(refused)}};
+    out.refused_or_failed = c.refused;
+  }
+  return out;
+}
+
+Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  HSM_TRY_ASSIGN(formats::ArchiveHeader header, formats::read_header(fs::path(req.archive)));
+  HSM_TRY_ASSIGN(Held h, hold(ctx, req.scratch, "drill", req.wait_seconds));
+  HSM_TRY_ASSIGN(api::Endpoint before, h.part->describe());
+  ArchiveOutcome out;
+  out.notice = h.notice;
+  json objects = json::array();
+  auto rep = [&](const api::ArchiveObjectReport& r) { objects.push_back(object_json(r)); };
+  HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
+                 restore_from(ctx, *h.part, req.archive, header, api::ArchiveRestoreMode::drill, "all",
+                              req.progress, "drill", rep));
+  HSM_TRY_ASSIGN(api::Endpoint after, h.part->describe());
+  out.refused_or_failed = c.failed + c.refused;
+  out.doc = json{{"archive", req.archive},
+                 {"scratch", req.scratch.device + "/" + req.scratch.partition},
+                 {"header", header_json(header)},
+                 {"ok", out.refused_or_failed == 0}};
+  out.doc["counts"] = counts_json(c);
+  out.doc["objects"] = std::move(objects);
+  out.doc["scratch_objects_before"] = before.partition.object_count;
+  out.doc["scratch_objects_after"] = after.partition.object_count;
+  out.doc["seconds"] = seconds_since(t0);
+  if (before.partition.object_count != after.partition.object_count)
+    return Error::integrity("drill: the scratch partition held " + std::to_string(before.partition.object_count) +
+                            " object(s) before and " + std::to_string(after.partition.object_count) +
+                            " after: the drill did not clean up");
+  return out;
+}
+
+}  // namespace hsm::tool

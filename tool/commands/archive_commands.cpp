@@ -1,0 +1,213 @@
+// backup SRC --archive PATH [--force] [--objects SEL] [--wait S]
+// restore ARCHIVE --to DST [--add | --replace] [--objects SEL] [--wait S]
+// verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]
+// drill ARCHIVE --scratch DEV/PART [--wait S]
+// Thin wrappers over tool/archive_ops.hpp: parse, call, print. Cron use: a
+// progress bar only when stderr is a terminal, else one summary line;
+// --quiet prints only errors; the lock code 5 when the partition is busy.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "tool/archive_ops.hpp"
+
+namespace hsm::tool {
+namespace {
+
+using api::Error;
+using api::Status;
+
+ArchiveProgress progress_for(const Context& ctx) {
+  if (ctx.opts.quiet || !::isatty(STDERR_FILENO)) return {};
+  return [](std::string_view phase, std::uint64_t done, std::uint64_t total) {
+    if (total) {
+      const int width = 30;
+      const int fill = static_cast<int>(width * std::min<double>(1.0, static_cast<double>(done) / total));
+      std::cerr << "\r" << phase << " [" << std::string(fill, '#') << std::string(width - fill, ' ') << "] "
+                << done << "/" << total << std::flush;
+      if (done >= total) std::cerr << "\n";
+    } else {
+      std::cerr << "\r" << phase << " " << done << std::flush;
+    }
+  };
+}
+
+void say_notice(const Context& ctx, const std::string& notice) {
+  if (!notice.empty() && !ctx.opts.quiet) std::cerr << "hsm-migrate: " << notice << "\n";
+}
+
+int wait_of(const po::variables_map& vm) { return vm.count("wait") ? vm["wait"].as<int>() : 0; }
+
+Status not_yet(const std::string& what) {
+  return Error::usage(what + " is not yet built (it comes with tool/backup_hsm_ops.hpp)",
+                      "back up to an archive file with --archive PATH");
+}
+
+Status backup(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("backup");
+  desc.add_options()("archive", po::value<std::string>(), "archive path (strftime template, UTC)")(
+      "to", po::value<std::string>(), "a Backup HSM partition DEV/PART")("force", "overwrite an existing archive")(
+      "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
+      "wait", po::value<int>(), "wait up to SECONDS for the partition lock");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source"}));
+  if (!vm.count("source")) return Error::usage("backup needs a source DEV/PART");
+  if (vm.count("to")) return not_yet("backup --to DEV/PART");
+  if (!vm.count("archive")) return Error::usage("backup needs --archive PATH (or --to DEV/PART)");
+  BackupRequest req;
+  HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
+  req.archive = vm["archive"].as<std::string>();
+  req.force = vm.count("force") > 0;
+  req.selector = vm["objects"].as<std::string>();
+  req.wait_seconds = wait_of(vm);
+  req.progress = progress_for(ctx);
+  HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx, req));
+  say_notice(ctx, out.notice);
+  ctx.emit(out.doc, [&](std::ostream& os) {
+    os << "backed up " << out.doc["objects"].get<std::uint64_t>() << " object(s) of "
+       << out.doc["source"].get<std::string>() << " to " << out.doc["archive"].get<std::string>() << " ("
+       << out.doc["file_bytes"].get<std::uint64_t>() << " bytes, "
+       << static_cast<std::uint64_t>(out.doc["objects_per_second"].get<double>()) << " objects/s)\n";
+  });
+  return {};
+}
+
+void print_objects(std::ostream& os, const json& list, const char* heading) {
+  for (const auto& o : list) {
+    os << "  " << heading << " #" << o["handle"].get<std::uint64_t>() << " " << o["label"].get<std::string>();
+    if (o.contains("rule"))
+      os << ": rule " << o["rule"].get<std::string>() << ": " << o["message"].get<std::string>()
+         << (o.contains("fix") ? "; fix: " + o["fix"].get<std::string>() : "");
+    if (o.contains("detail")) os << ": " << o["detail"].get<std::string>();
+    os << "\n";
+  }
+}
+
+Status restore(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("restore");
+  desc.add_options()("to", po::value<std::string>(), "the target DEV/PART")(
+      "add", "add the archive's objects, keep the partition's (default)")(
+      "replace", "delete the partition's objects first, then restore")(
+      "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
+      "wait", po::value<int>(), "wait up to SECONDS for the partition lock");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
+  if (!vm.count("archive") || !vm.count("to")) return Error::usage("restore needs ARCHIVE and --to DEV/PART");
+  if (vm.count("add") && vm.count("replace")) return Error::usage("--add and --replace exclude each other");
+  RestoreRequest req;
+  req.archive = vm["archive"].as<std::string>();
+  if (req.archive.find('/') != std::string::npos && !std::filesystem::exists(req.archive) &&
+      parse_address(req.archive).ok() && req.archive.find('.') == std::string::npos)
+    return not_yet("restore DEV/PART --to DST (from a Backup HSM)");
+  HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
+  req.mode = vm.count("replace") ? RestoreMode::replace : RestoreMode::add;
+  req.selector = vm["objects"].as<std::string>();
+  req.wait_seconds = wait_of(vm);
+  req.progress = progress_for(ctx);
+  HSM_TRY_ASSIGN(ArchiveOutcome out, run_restore(ctx, req));
+  say_notice(ctx, out.notice);
+  const json& c = out.doc["counts"];
+  ctx.emit(out.doc, [&](std::ostream& os) {
+    os << "restored " << c["created"].get<std::uint64_t>() << " object(s) into "
+       << out.doc["target"].get<std::string>() << " (" << out.doc["mode"].get<std::string>() << "): "
+       << c["already_present"].get<std::uint64_t>() << " already present, " << c["refused"].get<std::uint64_t>()
+       << " refused, " << c["deleted"].get<std::uint64_t>() << " deleted first\n";
+    print_objects(os, out.doc["refused"], "refused");
+  });
+  if (out.refused_or_failed) {
+    if (ctx.opts.json) return Error{api::ErrorKind::refused, "", "", "", ""};
+    const json& first = out.doc["refused"][0];
+    return Error::refused(first["rule"].get<std::string>(), first["code"].get<std::string>(),
+                          std::to_string(out.refused_or_failed) + " object(s) refused; first: #" +
+                              std::to_string(first["handle"].get<std::uint64_t>()) + " " +
+                              first["message"].get<std::string>(),
+                          first.value("fix", ""));
+  }
+  return {};
+}
+
+Status verify(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("verify");
+  desc.add_options()("deep", "a partition of the domain also opens every blob (needs --with)")(
+      "with", po::value<std::string>(), "the DEV/PART that opens the blobs")(
+      "trusted-root", po::value<std::string>(), "the root certificate (DER) or its SHA-256 in hex");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
+  if (!vm.count("archive")) return Error::usage("verify needs ARCHIVE");
+  if (vm.count("deep") != vm.count("with")) return Error::usage("--deep and --with go together");
+  VerifyRequest req;
+  req.archive = vm["archive"].as<std::string>();
+  if (vm.count("with")) {
+    HSM_TRY_ASSIGN(Address a, parse_address(vm["with"].as<std::string>()));
+    req.deep_with = a;
+  }
+  if (vm.count("trusted-root")) req.trusted_root = vm["trusted-root"].as<std::string>();
+  req.progress = progress_for(ctx);
+  HSM_TRY_ASSIGN(ArchiveOutcome out, run_verify(ctx, req));
+  ctx.emit(out.doc, [&](std::ostream& os) {
+    os << req.archive << ": OK, " << out.doc["blobs_checked"].get<std::uint64_t>() << " blob(s), signed by "
+       << out.doc["hok_subject"].get<std::string>() << " (root " << out.doc["root_subject"].get<std::string>()
+       << (out.doc["root_trusted"].get<bool>() ? ", trusted" : ", not pinned") << ")";
+    if (out.doc.contains("deep"))
+      os << "; " << out.doc["deep"]["with"].get<std::string>() << " opened "
+         << out.doc["deep"]["blobs_opened"].get<std::uint64_t>() << " blob(s)";
+    os << "\n";
+    if (out.doc.contains("deep")) print_objects(os, out.doc["deep"]["refused"], "refused");
+  });
+  if (out.refused_or_failed) {
+    if (ctx.opts.json) return Error{api::ErrorKind::refused, "", "", "", ""};
+    const json& first = out.doc["deep"]["refused"][0];
+    return Error::refused(first["rule"].get<std::string>(), first["code"].get<std::string>(),
+                          std::to_string(out.refused_or_failed) + " object(s) would be refused by " +
+                              out.doc["deep"]["with"].get<std::string>() + "; first: " +
+                              first["message"].get<std::string>(),
+                          first.value("fix", ""));
+  }
+  return {};
+}
+
+Status drill(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("drill");
+  desc.add_options()("scratch", po::value<std::string>(), "a scratch DEV/PART of the archive's domain")(
+      "wait", po::value<int>(), "wait up to SECONDS for the partition lock");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
+  if (!vm.count("archive") || !vm.count("scratch")) return Error::usage("drill needs ARCHIVE and --scratch DEV/PART");
+  DrillRequest req;
+  req.archive = vm["archive"].as<std::string>();
+  HSM_TRY_ASSIGN(req.scratch, parse_address(vm["scratch"].as<std::string>()));
+  req.wait_seconds = wait_of(vm);
+  req.progress = progress_for(ctx);
+  HSM_TRY_ASSIGN(ArchiveOutcome out, run_drill(ctx, req));
+  say_notice(ctx, out.notice);
+  const json& c = out.doc["counts"];
+  ctx.emit(out.doc, [&](std::ostream& os) {
+    os << "drill of " << req.archive << " in " << out.doc["scratch"].get<std::string>() << ": "
+       << c["passed"].get<std::uint64_t>() << " passed, " << c["failed"].get<std::uint64_t>() << " failed, "
+       << c["refused"].get<std::uint64_t>() << " refused; scratch left as it was ("
+       << out.doc["scratch_objects_after"].get<std::uint64_t>() << " object(s))\n";
+    json bad = json::array();
+    for (const auto& o : out.doc["objects"])
+      if (o["status"] != "passed") bad.push_back(o);
+    print_objects(os, bad, "not passed");
+  });
+  if (out.refused_or_failed) {
+    if (ctx.opts.json) return Error{api::ErrorKind::integrity, "", "", "", ""};
+    for (const auto& o : out.doc["objects"])
+      if (o["status"] != "passed")
+        return Error::integrity("drill: " + std::to_string(out.refused_or_failed) +
+                                " object(s) failed; first: #" + std::to_string(o["handle"].get<std::uint64_t>()) +
+                                " " + o["label"].get<std::string>() + ": " +
+                                o.value("detail", o.value("message", o["status"].get<std::string>())));
+    return Error::integrity("drill failed");
+  }
+  return {};
+}
+
+}  // namespace
+
+void add_archive_commands(std::vector<Command>& out) {
+  out.push_back({"backup", "backup SRC --archive PATH [--force] [--objects SEL] [--wait S] | backup SRC --to DEV/PART",
+                 backup});
+  out.push_back({"restore", "restore ARCHIVE --to DST [--add|--replace] [--objects SEL] [--wait S]", restore});
+  out.push_back({"verify", "verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]", verify});
+  out.push_back({"drill", "drill ARCHIVE --scratch DEV/PART [--wait S]", drill});
+}
+
+}  // namespace hsm::tool
