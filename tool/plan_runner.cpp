@@ -489,10 +489,14 @@ Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const s
   req.mode = s.mode == plans::CopyMode::replace ? RestoreMode::replace : RestoreMode::add;
   req.selector = s.objects;
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_restore(ctx_, req));
+  const json counts = out.doc.contains("counts") ? out.doc["counts"] : json::object();
+  if (hook) HSM_TRY(hook(1, counts.value("created", std::size_t{0}), counts.value("already_present", std::size_t{0})));
   if (out.refused_or_failed)
     return Error::refused("", "", std::to_string(out.refused_or_failed) + " object(s) of " + req.archive +
                                       " refused by " + s.to.str());
-  return "restore archive " + req.archive + " -> " + s.to.str();
+  return "restore archive " + req.archive + " -> " + s.to.str() + ": " +
+         std::to_string(counts.value("created", std::size_t{0})) + " restored, " +
+         std::to_string(counts.value("already_present", std::size_t{0})) + " already present";
 #else
   (void)archive, (void)hook;
   return Error::other("restore from an archive is not built in this tree (tool/archive_ops.cpp missing)");
