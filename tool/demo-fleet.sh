@@ -1,21 +1,32 @@
 #!/bin/sh
-# The embedded default job: an emulated Luna 6 / Luna 7 fleet in ./demo-fleet,
-# with keys generated and listed. Secrets come from the environment, as a
-# cron job would set them (never from the command line).
+# The embedded default job: the built-in plan luna6-to-luna7 on an emulated
+# fleet in ./demo-fleet. The plan creates what is absent (a Luna 6 HA pair
+# with keys, two Luna 7 members -- one in FIPS mode -- and a Backup HSM G5),
+# moves the keys into a new Luna 7 HA group the way the rules allow, and the
+# script lists the objects each target holds.
+#
+# Secrets come from the environment, as a cron job would set them (never from
+# the command line); demo defaults are used when they are not set. The plan
+# runs once: a second run of the script says so and only lists the objects
+# (`--resume` finishes a run that was interrupted).
 set -eu
 BIN=${BIN:-build/bin/hsm-migrate}
 export HSM_MIGRATE_HOME=${HSM_MIGRATE_HOME:-$PWD/demo-fleet}
 export HSM_MIGRATE_PIN=${HSM_MIGRATE_PIN:-demo-partition-pin}
 export HSM_MIGRATE_DOMAIN=${HSM_MIGRATE_DOMAIN:-demo-cloning-domain}
-if ! "$BIN" device show luna6-a >/dev/null 2>&1; then
-  "$BIN" device create luna6-a --kind luna6 --firmware 6.10.9
-  "$BIN" device create luna7-b --kind luna7 --firmware 7.8.0
-  "$BIN" partition create luna6-a/app
-  "$BIN" partition create luna7-b/app
-  "$BIN" key generate luna6-a/app --type aes-256 --count 3 --label nightly
-  "$BIN" key generate luna6-a/app --type rsa-2048 --label signing
-  "$BIN" key generate luna7-b/app --type ec-p384 --label tls
+
+"$BIN" plan check luna6-to-luna7
+status=0
+"$BIN" plan run luna6-to-luna7 || status=$?
+if [ "$status" -eq 2 ]; then
+  # A run interrupted earlier (exit 2 names --resume): finish it.
+  "$BIN" plan run luna6-to-luna7 --resume
+elif [ "$status" -ne 0 ]; then
+  exit "$status"
 fi
 "$BIN" device list
-"$BIN" object list luna6-a/app
-"$BIN" object list luna7-b/app
+"$BIN" hagroup list
+for target in luna6-a/app luna7-a/app luna7-b/app; do
+  echo "== $target"
+  "$BIN" object list "$target"
+done
