@@ -15,7 +15,8 @@ export HSM_MIGRATE_HOME=${HSM_MIGRATE_HOME:-$PWD/demo-fleet}
 export HSM_MIGRATE_PIN=${HSM_MIGRATE_PIN:-demo-partition-pin}
 export HSM_MIGRATE_DOMAIN=${HSM_MIGRATE_DOMAIN:-demo-cloning-domain}
 
-"$BIN" plan check luna6-to-luna7
+# plan run checks the plan first (refusing to start on any problem), then
+# prints each setup item and step as it goes.
 status=0
 "$BIN" plan run luna6-to-luna7 || status=$?
 if [ "$status" -eq 2 ]; then
