@@ -141,6 +141,14 @@ TEST_F(Plan, BuiltInPlansAreFoundByNameAndCheckClean) {
   EXPECT_NE(missing.err.find("built-in"), std::string::npos) << missing.err;
   // A check creates nothing.
   EXPECT_FALSE(fs::exists(dir_ / "fleet" / "devices"));
+  // The build installs them next to the binary.
+  EXPECT_TRUE(fs::exists(fs::path(HSM_BIN_DIR) / ".." / "share" / "hsm-migrate" / "plans" / "luna6-to-luna7.toml"));
+  // $HSM_MIGRATE_PLAN_PATH is searched first.
+  const fs::path mine = dir_ / "my-plans";
+  fs::create_directories(mine);
+  std::ofstream(mine / "custom.toml") << "[plan]\nname = \"custom\"\n" + described("x", "7.8.0") + upgrade("x", "7.8.1");
+  env_["HSM_MIGRATE_PLAN_PATH"] = mine.string();
+  EXPECT_EQ(ok({"plan", "check", "custom", "--json"}).json()["plan"], "custom");
 }
 
 TEST_F(Plan, Luna6ToLuna7RunsToTheEndOnAFreshFleetAndOnlyOnce) {
