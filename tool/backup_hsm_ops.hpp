@@ -35,8 +35,8 @@ struct HsmRestoreRequest {
 // doc["route"] = "backup-hsm" and doc["operation"] = "backup" | "restore".
 //
 // Errors: usage when the target (backup) / source (restore) is not a
-// partition of a backup-g5 device, or when the other side is one too, or
-// replace; otherwise run_clone's (refused with the pair rule, integrity,
+// partition of a backup-g5 device (the other side may be any partition,
+// another Backup HSM included), or replace; otherwise run_clone's (refused with the pair rule, integrity,
 // busy, other). Per-object refusals (S3, ...) are counted in `refused`.
 api::Result<CloneOutcome> run_backup_to_hsm(Context& ctx, const HsmBackupRequest& req,
                                             const CloneBatchHook& hook = {});

@@ -72,5 +72,6 @@ void add_clone_commands(std::vector<Command>& out);
 void add_archive_commands(std::vector<Command>& out);
 void add_plan_commands(std::vector<Command>& out);
 void add_hagroup_commands(std::vector<Command>& out);
+void add_prune_commands(std::vector<Command>& out);
 
 }  // namespace hsm::tool

@@ -81,6 +81,7 @@ int run(int argc, char** argv) {
   add_archive_commands(commands);
   add_plan_commands(commands);
   add_hagroup_commands(commands);
+  add_prune_commands(commands);
 
   Context ctx;
   auto rest = extract_globals(argc, argv, ctx.opts);

@@ -1,0 +1,71 @@
+// The Backup HSM route as a clone (backup_hsm_ops.hpp). The tool adds only
+// the check that one side really is a Luna Backup HSM G5 and names the route;
+// the protocol (P8, P9) and the per-object provenance checks (S3) are the
+// source backend's, through run_clone, exactly as for `clone`.
+#include "tool/backup_hsm_ops.hpp"
+
+namespace hsm::tool {
+namespace {
+
+using api::Error;
+
+constexpr const char* kBackupKind = "backup-g5";
+
+std::string str(const Address& a) { return a.device + "/" + a.partition; }
+
+// A usage error unless `a` is a partition address on a backup-g5 device.
+api::Status require_backup_hsm(const Context& ctx, const Address& a, const std::string& role,
+                               const std::string& fix) {
+  HSM_TRY_ASSIGN(std::string kind, ctx.fleet->kind_of(a.device));
+  if (kind != kBackupKind)
+    return Error::usage(role + " " + str(a) + " is on a " + kind +
+                            " device, not on a Luna Backup HSM G5 (kind backup-g5)",
+                        fix);
+  return {};
+}
+
+// The clone's report, led by the route's own fields.
+[[maybe_unused]] json route_doc(const char* operation, const Address& backup_hsm, json clone_doc) {
+  json doc{{"route", "backup-hsm"}, {"operation", operation}, {"backup_hsm", str(backup_hsm)}};
+  for (auto& [k, v] : clone_doc.items()) doc[k] = std::move(v);
+  return doc;
+}
+
+}  // namespace
+
+api::Result<CloneOutcome> run_backup_to_hsm(Context& ctx, const HsmBackupRequest& req,
+                                            const CloneBatchHook& hook) {
+  HSM_TRY(require_backup_hsm(ctx, req.target, "backup --to: the target", "name a partition of a backup-g5 device "
+                             "(`device create NAME --kind backup-g5`), or write an archive file with --archive PATH"));
+#ifdef HSM_HAVE_CLONE_OPS
+  HSM_TRY_ASSIGN(CloneOutcome out,
+                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run}, hook));
+  out.doc = route_doc("backup", req.target, std::move(out.doc));
+  return out;
+#else
+  (void)hook;
+  return Error::other("backup to a Backup HSM is not built in this tree (tool/clone_ops.cpp missing)");
+#endif
+}
+
+api::Result<CloneOutcome> run_restore_from_hsm(Context& ctx, const HsmRestoreRequest& req,
+                                               const CloneBatchHook& hook) {
+  HSM_TRY(require_backup_hsm(ctx, req.source, "restore: the source", "name a partition of a backup-g5 device, "
+                             "or an archive file"));
+  if (req.replace)
+    return Error::usage("restore from the Backup HSM " + str(req.source) +
+                            " with --replace would need object deletion on " + str(req.target) +
+                            ", which the plugin interface does not offer",
+                        "use --add (the default: objects already present are matched by fingerprint, not doubled)");
+#ifdef HSM_HAVE_CLONE_OPS
+  HSM_TRY_ASSIGN(CloneOutcome out,
+                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run}, hook));
+  out.doc = route_doc("restore", req.source, std::move(out.doc));
+  return out;
+#else
+  (void)hook;
+  return Error::other("restore from a Backup HSM is not built in this tree (tool/clone_ops.cpp missing)");
+#endif
+}
+
+}  // namespace hsm::tool
