@@ -73,5 +73,6 @@ void add_archive_commands(std::vector<Command>& out);
 void add_plan_commands(std::vector<Command>& out);
 void add_hagroup_commands(std::vector<Command>& out);
 void add_prune_commands(std::vector<Command>& out);
+void add_key_use_commands(std::vector<Command>& out);
 
 }  // namespace hsm::tool

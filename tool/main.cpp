@@ -77,6 +77,7 @@ int run(int argc, char** argv) {
   add_device_commands(commands);
   add_partition_commands(commands);
   add_object_commands(commands);
+  add_key_use_commands(commands);
   add_clone_commands(commands);
   add_archive_commands(commands);
   add_plan_commands(commands);

@@ -3,6 +3,7 @@
 // comes from the source's backend (Backend::evaluate) or the devices.
 #include <iostream>
 
+#include "tool/clone_ops.hpp"
 #include "tool/context.hpp"
 
 namespace hsm::tool {
@@ -115,71 +116,27 @@ Status clone(Context& ctx, const std::vector<std::string>& args) {
   desc.add_options()("objects", po::value<std::string>()->default_value("all"),
                      "a label, #handle, id:HEX, or all")("dry-run", "judge only; change nothing");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source", "target"}));
-  const bool dry = vm.count("dry-run") > 0;
-  HSM_TRY_ASSIGN(Pair p, open_pair(ctx, vm, !dry));
-  HSM_TRY_ASSIGN(auto objects, p.src->find_objects(vm["objects"].as<std::string>()));
-  api::Evaluation ev = p.judge->evaluate(p.src_ep, p.dst_ep, objects, ctx.client);
-  if (!ev.pair.allowed) {
-    ctx.emit({{"source", p.src_ep.address()}, {"target", p.dst_ep.address()}, {"verdict", to_json(ev.pair)}},
-             [](std::ostream&) {});
-    return refusal_status(ev.pair);
-  }
-  json refused = json::array(), cloned = json::array(), present = json::array(), planned = json::array();
-  std::vector<std::uint64_t> todo;
-  for (std::size_t i = 0; i < objects.size(); ++i) {
-    if (ev.objects[i].allowed) {
-      todo.push_back(objects[i].handle);
-      planned.push_back(object_verdict(objects[i], ev.objects[i]));
-    } else {
-      refused.push_back(object_verdict(objects[i], ev.objects[i]));
-    }
-  }
-  const std::string protocol(api::to_string(*ev.pair.protocol));
-  std::size_t batches = 0;
-  if (!dry && !todo.empty()) {
-    HSM_TRY_ASSIGN(api::CloneOffer offer, p.dst->clone_offer(p.src_ep, ctx.client));
-    const std::size_t step = std::max<std::size_t>(1, ev.batch_limit);
-    for (std::size_t at = 0; at < todo.size(); at += step) {
-      std::vector<std::uint64_t> batch(todo.begin() + static_cast<std::ptrdiff_t>(at),
-                                       todo.begin() + static_cast<std::ptrdiff_t>(std::min(at + step, todo.size())));
-      auto out = p.src->clone_out(offer, p.dst_ep, batch, ctx.client);
-      if (!out.ok() && out.error().rule == "U1") {
-        // rule U1: the session expired; renegotiate transparently.
-        HSM_TRY_ASSIGN(offer, p.dst->clone_offer(p.src_ep, ctx.client));
-        out = p.src->clone_out(offer, p.dst_ep, batch, ctx.client);
-      }
-      if (!out.ok()) return out.error();
-      for (const auto& r : out->refused) refused.push_back(object_verdict(r.object, r.verdict));
-      if (out->messages.objects.empty()) continue;
-      HSM_TRY_ASSIGN(api::CloneInResult in, p.dst->clone_in(p.src_ep, out->messages, ctx.client));
-      ++batches;
-      for (const auto& o : in.created) cloned.push_back(to_json(o));
-      for (const auto& o : in.already_present) present.push_back(to_json(o));
-      for (const auto& r : in.refused) refused.push_back(object_verdict(r.object, r.verdict));
-    }
-  }
-  json doc{{"source", p.src_ep.address()},
-           {"target", p.dst_ep.address()},
-           {"protocol", protocol},
-           {"dry_run", dry},
-           {"batches", batches}};
-  if (dry) doc["would_clone"] = planned;
-  else {
-    doc["cloned"] = cloned;
-    doc["already_present"] = present;
-  }
-  doc["refused"] = refused;
+  CloneRequest req;
+  HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
+  HSM_TRY_ASSIGN(req.target, parse_address(vm["target"].as<std::string>()));
+  req.selector = vm["objects"].as<std::string>();
+  req.dry_run = vm.count("dry-run") > 0;
+  HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx, req));
+  const json& doc = out.doc;
   ctx.emit(doc, [&](std::ostream& os) {
-    os << p.src_ep.address() << " -> " << p.dst_ep.address() << " by " << protocol << ": ";
-    if (dry) os << planned.size() << " object(s) would be cloned";
-    else os << cloned.size() << " cloned, " << present.size() << " already present";
-    os << ", " << refused.size() << " refused\n";
-    for (const auto& r : refused)
+    os << doc["source"].get<std::string>() << " -> " << doc["target"].get<std::string>() << " by "
+       << doc["protocol"].get<std::string>() << ": ";
+    if (req.dry_run) os << doc["would_clone"].size() << " object(s) would be cloned";
+    else os << doc["cloned"].size() << " cloned, " << doc["already_present"].size() << " already present";
+    os << ", " << doc["refused"].size() << " refused\n";
+    if (doc.contains("warnings"))
+      for (const auto& w : doc["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
+    for (const auto& r : doc["refused"])
       os << "  refused #" << r["handle"].get<std::uint64_t>() << " " << r["label"].get<std::string>()
          << ": rule " << r["rule"].get<std::string>() << ": " << r["message"].get<std::string>()
          << (r["fix"].is_null() ? "" : "; fix: " + r["fix"].get<std::string>()) << "\n";
   });
-  if (!refused.empty())
+  if (out.refused)
     return Error{api::ErrorKind::refused, "", "", "", ""};  // listed above, with rules and fixes
   return {};
 }

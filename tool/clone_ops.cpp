@@ -1,0 +1,120 @@
+// run_clone: the tool as the middle-man of the cloning protocols. Every
+// verdict comes from the source's backend (Backend::evaluate) and, again,
+// from the two devices themselves.
+#include "tool/clone_ops.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace hsm::tool {
+
+using api::Error;
+using api::Result;
+
+namespace {
+
+json object_verdict(const api::ObjectDesc& o, const api::Verdict& v) {
+  json j = to_json(v);
+  j["handle"] = o.handle;
+  j["label"] = o.label;
+  j["fingerprint"] = o.fingerprint;
+  return j;
+}
+
+// One batch: source seals for the current offer, target opens. On rule U1
+// (the session expired, on either side) a new offer is asked for and the
+// batch sealed again, once.
+Result<std::pair<api::CloneOutResult, api::CloneInResult>> clone_batch(
+    api::Partition& src, api::Partition& dst, const api::Endpoint& src_ep, const api::Endpoint& dst_ep,
+    api::CloneOffer& offer, const std::vector<std::uint64_t>& batch, const api::ClientDesc& client) {
+  for (int attempt = 0;; ++attempt) {
+    auto out = src.clone_out(offer, dst_ep, batch, client);
+    if (out.ok() && out->messages.objects.empty())
+      return std::pair{std::move(*out), api::CloneInResult{}};
+    Result<api::CloneInResult> in = out.ok() ? dst.clone_in(src_ep, out->messages, client)
+                                             : Result<api::CloneInResult>(out.error());
+    if (in.ok()) return std::pair{std::move(*out), std::move(*in)};
+    if (in.error().rule != "U1" || attempt > 0) return in.error();
+    HSM_TRY_ASSIGN(offer, dst.clone_offer(src_ep, client));  // rule U1: renegotiate
+  }
+}
+
+}  // namespace
+
+Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const CloneBatchHook& hook) {
+  if (req.source.device == req.target.device && req.source.partition == req.target.partition)
+    return Error::usage("source and target are the same partition");
+  HSM_TRY_ASSIGN(auto src, ctx.fleet->open_partition(req.source));
+  HSM_TRY_ASSIGN(auto dst, ctx.fleet->open_partition(req.target));
+  if (!req.dry_run) {
+    HSM_TRY(ctx.login(*src, req.source));
+    HSM_TRY(ctx.login(*dst, req.target));
+  }
+  HSM_TRY_ASSIGN(api::Endpoint src_ep, src->describe());
+  HSM_TRY_ASSIGN(api::Endpoint dst_ep, dst->describe());
+  HSM_TRY_ASSIGN(std::string kind, ctx.fleet->kind_of(req.source.device));
+  const api::Backend* judge = ctx.plugins.find(kind);
+  if (!judge) return Error::usage("no plugin for " + kind);
+
+  HSM_TRY_ASSIGN(auto objects, src->find_objects(req.selector));
+  if (objects.empty() && req.selector != "all")
+    return Error::usage("no object matches \"" + req.selector + "\" in " + src_ep.address(),
+                        "see `hsm-migrate object list " + src_ep.address() + "`");
+  api::Evaluation ev = judge->evaluate(src_ep, dst_ep, objects, ctx.client);
+  if (!ev.pair.allowed) return Error::refused(ev.pair.rule, ev.pair.code, ev.pair.message, ev.pair.fix);
+
+  CloneOutcome result;
+  json refused = json::array(), cloned = json::array(), present = json::array(), planned = json::array();
+  std::vector<std::uint64_t> todo;
+  std::map<std::string, const api::ObjectDesc*> by_fingerprint;  // to name source objects
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    by_fingerprint.emplace(objects[i].fingerprint, &objects[i]);
+    if (ev.objects[i].allowed) {
+      todo.push_back(objects[i].handle);
+      planned.push_back(object_verdict(objects[i], ev.objects[i]));
+    } else {
+      refused.push_back(object_verdict(objects[i], ev.objects[i]));
+    }
+  }
+  std::size_t batches = 0;
+  if (!req.dry_run && !todo.empty()) {
+    HSM_TRY_ASSIGN(api::CloneOffer offer, dst->clone_offer(src_ep, ctx.client));
+    const std::size_t step = std::max<std::size_t>(1, ev.batch_limit);  // rule C2
+    for (std::size_t at = 0; at < todo.size(); at += step) {
+      const auto first = todo.begin() + static_cast<std::ptrdiff_t>(at);
+      const auto last = todo.begin() + static_cast<std::ptrdiff_t>(std::min(at + step, todo.size()));
+      std::vector<std::uint64_t> batch(first, last);
+      HSM_TRY_ASSIGN(auto done, clone_batch(*src, *dst, src_ep, dst_ep, offer, batch, ctx.client));
+      auto& [out, in] = done;
+      for (const auto& r : out.refused) refused.push_back(object_verdict(r.object, r.verdict));
+      if (out.messages.objects.empty()) continue;
+      ++batches;
+      for (const auto& o : in.created) cloned.push_back(to_json(o));
+      for (const auto& o : in.already_present) present.push_back(to_json(o));
+      for (const auto& r : in.refused) {
+        // The target does not know the source's handle: name the source object.
+        auto it = by_fingerprint.find(r.object.fingerprint);
+        refused.push_back(object_verdict(it != by_fingerprint.end() ? *it->second : r.object, r.verdict));
+      }
+      if (hook) HSM_TRY(hook(batches - 1, in.created.size(), in.already_present.size()));
+    }
+  }
+  result.doc = json{{"source", src_ep.address()},
+                    {"target", dst_ep.address()},
+                    {"protocol", std::string(api::to_string(*ev.pair.protocol))},
+                    {"dry_run", req.dry_run},
+                    {"batches", batches},
+                    {"batch_limit", ev.batch_limit}};
+  if (!ev.pair.warnings.empty()) result.doc["warnings"] = ev.pair.warnings;
+  if (req.dry_run) {
+    result.doc["would_clone"] = planned;
+  } else {
+    result.doc["cloned"] = cloned;
+    result.doc["already_present"] = present;
+  }
+  result.refused = refused.size();
+  result.doc["refused"] = refused;
+  return result;
+}
+
+}  // namespace hsm::tool
