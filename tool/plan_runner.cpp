@@ -11,15 +11,10 @@
 
 #include "tool/hagroups.hpp"
 #include "tool/secrets.hpp"
-#ifdef HSM_HAVE_CLONE_OPS
-#include "tool/clone_ops.hpp"
-#endif
-#ifdef HSM_HAVE_ARCHIVE_OPS
 #include "tool/archive_ops.hpp"
-#endif
-#ifdef HSM_HAVE_PRUNE_OPS
+#include "tool/backup_hsm_ops.hpp"
+#include "tool/clone_ops.hpp"
 #include "tool/prune_ops.hpp"
-#endif
 
 namespace hsm::tool {
 
@@ -402,87 +397,94 @@ Result<std::string> ToolStepRunner::hagroup_remove(const plans::HaGroupRemoveSte
 
 // ---- object flows ---------------------------------------------------------------
 
-Result<std::string> ToolStepRunner::clone_like(const plans::Address& from, const plans::Address& to,
-                                               const std::string& objects, const char* verb,
-                                               const plans::BatchHook& hook) {
-#ifdef HSM_HAVE_CLONE_OPS
-  CloneRequest req;
-  req.source = tool_address(from);
-  req.target = tool_address(to);
-  req.selector = objects;
-  HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx_, req, hook));
+namespace {
+
+// One line for a clone-like outcome, or the first per-object refusal as the
+// step's error (the checker said every object passes; a device disagreeing
+// stops the plan, resumable once fixed).
+Result<std::string> clone_summary(const CloneOutcome& out, const std::string& what) {
   const auto count = [&](const char* key) -> std::size_t {
     return out.doc.contains(key) && out.doc[key].is_array() ? out.doc[key].size() : 0;
   };
   if (out.refused) {
-    for (const auto& r : out.doc["refused"])
-      return Error::refused(r.value("rule", ""), r.value("code", ""),
-                            std::to_string(out.refused) + " object(s) refused; first: #" +
-                                std::to_string(r.value("handle", std::uint64_t{0})) + " " + r.value("label", "") +
-                                ": " + r.value("message", ""),
-                            r["fix"].is_string() ? r["fix"].get<std::string>() : std::string());
-    return Error::refused("", "", std::to_string(out.refused) + " object(s) refused");
+    if (out.doc.contains("refused") && out.doc["refused"].is_array() && !out.doc["refused"].empty()) {
+      const json& r = out.doc["refused"][0];
+      const auto str = [&](const char* k) { return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : ""; };
+      return Error::refused(str("rule"), str("code"),
+                            what + ": " + std::to_string(out.refused) + " object(s) refused; first: " + str("label") +
+                                ": " + str("message"),
+                            str("fix"));
+    }
+    return Error::refused("", "", what + ": " + std::to_string(out.refused) + " object(s) refused");
   }
-  return std::string(verb) + " " + from.str() + " -> " + to.str() + " by " + out.doc.value("protocol", "?") + ": " +
-         std::to_string(count("cloned")) + " cloned, " + std::to_string(count("already_present")) +
-         " already present";
-#else
-  (void)from, (void)to, (void)objects, (void)hook;
-  return Error::other(std::string(verb) + " between partitions is not built in this tree (tool/clone_ops.cpp missing)");
-#endif
+  const std::string proto = out.doc.contains("protocol") && out.doc["protocol"].is_string()
+                                ? out.doc["protocol"].get<std::string>()
+                                : "?";
+  return what + " by " + proto + ": " + std::to_string(count("cloned")) + " cloned, " +
+         std::to_string(count("already_present")) + " already present";
 }
-
-Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans::BatchHook& hook) {
-  return clone_like(s.from, s.to, s.objects, "clone", hook);
-}
-
-namespace {
 
 fs::path under_home(const Context& ctx, const std::string& p) {
   const fs::path path(p);
   return path.is_absolute() ? path : ctx.fleet->home() / path;
 }
 
-Status refuse_replace(const char* verb) {
-  return Error::usage(std::string(verb) + " with mode = \"replace\" to a Backup HSM partition needs object deletion, "
-                      "which the plugin interface does not offer",
-                      "use mode = \"add\" (objects already present are not copied twice)");
-}
-
 }  // namespace
+
+Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans::BatchHook& hook) {
+  CloneRequest req;
+  req.source = tool_address(s.from);
+  req.target = tool_address(s.to);
+  req.selector = s.objects;
+#ifdef HSM_HAVE_CLONE_OPS
+  HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx_, req, hook));
+  return clone_summary(out, "clone " + s.from.str() + " -> " + s.to.str());
+#else
+  (void)hook;
+  return Error::other("clone between partitions is not built in this tree (tool/clone_ops.cpp missing)");
+#endif
+}
 
 Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std::string& archive, bool redo,
                                            const plans::BatchHook& hook) {
   if (s.to) {
-    if (s.mode == plans::CopyMode::replace) return refuse_replace("backup").error();
-    return clone_like(s.from, *s.to, "all", "backup", hook);
+    if (s.mode == plans::CopyMode::replace)
+      return Error::usage("backup with mode = \"replace\" to a Backup HSM partition needs object deletion, which "
+                          "the plugin interface does not offer",
+                          "use mode = \"add\" (objects already present are not copied twice)");
+    HsmBackupRequest req;
+    req.source = tool_address(s.from);
+    req.target = tool_address(*s.to);
+    HSM_TRY_ASSIGN(CloneOutcome out, run_backup_to_hsm(ctx_, req, hook));
+    return clone_summary(out, "backup " + s.from.str() + " -> " + s.to->str());
   }
   const fs::path file = under_home(ctx_, archive);
   std::error_code ec;
   if (redo && fs::exists(file, ec))
     return "archive " + file.string() + " already written by the interrupted attempt of this step";
-#ifdef HSM_HAVE_ARCHIVE_OPS
   fs::create_directories(file.parent_path(), ec);
   BackupRequest req;
   req.source = tool_address(s.from);
   req.archive = file.string();
   req.force = s.force;
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx_, req));
-  if (hook) HSM_TRY(hook(1, out.doc.value("objects", std::size_t{0}), 0));
-  return "backup " + s.from.str() + " -> archive " + file.string();
-#else
-  (void)hook;
-  return Error::other("backup to an archive is not built in this tree (tool/archive_ops.cpp missing)");
-#endif
+  const std::size_t objects =
+      out.doc.contains("objects") && out.doc["objects"].is_number() ? out.doc["objects"].get<std::size_t>() : 0;
+  if (hook) HSM_TRY(hook(1, objects, 0));
+  return "backup " + s.from.str() + " -> archive " + file.string() + " (" + std::to_string(objects) + " object(s))";
 }
 
 Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const std::string& archive,
                                             const plans::BatchHook& hook) {
   if (s.from) {
-    if (s.mode == plans::CopyMode::replace) return refuse_replace("restore").error();
-    return clone_like(*s.from, s.to, s.objects, "restore", hook);
+    HsmRestoreRequest req;
+    req.source = tool_address(*s.from);
+    req.target = tool_address(s.to);
+    req.selector = s.objects;
+    req.replace = s.mode == plans::CopyMode::replace;  // refused there, naming the fix
+    HSM_TRY_ASSIGN(CloneOutcome out, run_restore_from_hsm(ctx_, req, hook));
+    return clone_summary(out, "restore " + s.from->str() + " -> " + s.to.str());
   }
-#ifdef HSM_HAVE_ARCHIVE_OPS
   RestoreRequest req;
   req.archive = under_home(ctx_, archive).string();
   req.target = tool_address(s.to);
@@ -497,51 +499,36 @@ Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const s
   return "restore archive " + req.archive + " -> " + s.to.str() + ": " +
          std::to_string(counts.value("created", std::size_t{0})) + " restored, " +
          std::to_string(counts.value("already_present", std::size_t{0})) + " already present";
-#else
-  (void)archive, (void)hook;
-  return Error::other("restore from an archive is not built in this tree (tool/archive_ops.cpp missing)");
-#endif
 }
 
 Result<std::string> ToolStepRunner::verify(const plans::VerifyStep& s, const std::string& archive) {
-#ifdef HSM_HAVE_ARCHIVE_OPS
   VerifyRequest req;
   req.archive = under_home(ctx_, archive).string();
   if (s.with) req.deep_with = tool_address(*s.with);
   HSM_TRY(run_verify(ctx_, req));
   return "verified archive " + req.archive + (s.with ? " (deep, with " + s.with->str() + ")" : "");
-#else
-  (void)s, (void)archive;
-  return Error::other("verify is not built in this tree (tool/archive_ops.cpp missing)");
-#endif
 }
 
 Result<std::string> ToolStepRunner::drill(const plans::DrillStep& s, const std::string& archive) {
-#ifdef HSM_HAVE_ARCHIVE_OPS
   DrillRequest req;
   req.archive = under_home(ctx_, archive).string();
   req.scratch = tool_address(s.scratch);
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_drill(ctx_, req));
-  if (out.refused_or_failed) {
-    Error e = Error::integrity("drill of " + req.archive + " in " + s.scratch.str() + ": " +
-                               std::to_string(out.refused_or_failed) + " key(s) failed");
-    return e;
-  }
-  return "drilled archive " + req.archive + " in " + s.scratch.str();
-#else
-  (void)s, (void)archive;
-  return Error::other("drill is not built in this tree (tool/archive_ops.cpp missing)");
-#endif
+  if (out.refused_or_failed)
+    return Error::integrity("drill of " + req.archive + " in " + s.scratch.str() + ": " +
+                            std::to_string(out.refused_or_failed) + " key(s) failed");
+  return "drilled archive " + req.archive + " in " + s.scratch.str() + ": every key used";
 }
 
 Result<std::string> ToolStepRunner::prune(const plans::PruneStep& s) {
-#ifdef HSM_HAVE_PRUNE_OPS
-  (void)s;
-  return Error::other("prune: wiring pending");
-#else
-  (void)s;
-  return Error::other("prune is not built in this tree (tool/prune_ops.cpp missing)");
-#endif
+  PruneRequest req;
+  req.dir = under_home(ctx_, s.dir);
+  req.keep.daily = s.keep_daily;
+  req.keep.weekly = s.keep_weekly;
+  req.keep.monthly = s.keep_monthly;
+  HSM_TRY_ASSIGN(PruneOutcome out, run_prune(ctx_, req));
+  return "pruned " + req.dir.string() + ": " + std::to_string(out.kept) + " kept, " + std::to_string(out.removed) +
+         " removed";
 }
 
 }  // namespace hsm::tool

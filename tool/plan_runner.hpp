@@ -80,8 +80,6 @@ class ToolStepRunner final : public plans::StepRunner {
   api::Result<std::unique_ptr<api::Partition>> open_logged_in(const plans::Address& a);
   api::Result<api::SecretBytes> pin_of(const plans::Address& a) const;
   api::Result<api::DomainSecret> domain_of(const std::string& domain, const std::string& label) const;
-  api::Result<std::string> clone_like(const plans::Address& from, const plans::Address& to, const std::string& objects,
-                                      const char* verb, const plans::BatchHook& hook);
 
   Context& ctx_;
   const plans::Plan& plan_;

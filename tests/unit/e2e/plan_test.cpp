@@ -19,7 +19,8 @@ class Plan : public Cli {
   bool not_built(const CliRun& r) { return r.err.find("is not built in this tree") != std::string::npos; }
   std::multiset<std::string> fingerprints(const std::string& address) {
     std::multiset<std::string> out;
-    for (const auto& o : ok({"object", "list", address, "--json"}).json()["objects"]) out.insert(o["fingerprint"]);
+    const auto doc = ok({"object", "list", address, "--json"}).json();  // kept alive for the loop
+    for (const auto& o : doc["objects"]) out.insert(o["fingerprint"].get<std::string>());
     return out;
   }
 };
