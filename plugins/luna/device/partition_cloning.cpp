@@ -82,8 +82,12 @@ Result<SecretBytes> LunaPartition::smk() {
 }
 
 Result<std::uint64_t> LunaPartition::handle_of_fingerprint(const std::string& fingerprint) {
+  // INDEXED BY: left to itself SQLite picks the primary key (partition_id,
+  // handle) and walks the whole partition per lookup, which made a rerun of
+  // a 10,000-object clone quadratic (7.8 s); the fingerprint index is O(log n).
   store::Stmt q(*core_->db,
-                "SELECT handle FROM object WHERE partition_id = ? AND fingerprint = ? ORDER BY handle LIMIT 1");
+                "SELECT MIN(handle) FROM object INDEXED BY object_fingerprint "
+                "WHERE partition_id = ? AND fingerprint = ?");
   q.bind(1, id_).bind(2, fingerprint);
   const std::uint64_t h = q.step() ? static_cast<std::uint64_t>(q.i64(0)) : 0;
   HSM_TRY(q.status());
