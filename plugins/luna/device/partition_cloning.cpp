@@ -242,6 +242,10 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
   api::CloneInResult result;
   std::vector<StoredObject> fresh;
   std::unordered_set<std::string> batch_fps;
+  // One prepared lookup for the whole batch (see handle_of_fingerprint).
+  store::Stmt held(*core_->db,
+                   "SELECT MIN(handle) FROM object INDEXED BY object_fingerprint "
+                   "WHERE partition_id = ? AND fingerprint = ?");
   for (auto& f : objects) {
     if (f.kind != cloning::FlatKind::object)
       return Error::refused("U4", "CKR_OPERATION_NOT_ALLOWED",
@@ -252,7 +256,10 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
       result.refused.push_back({d, std::move(v)});
       continue;
     }
-    HSM_TRY_ASSIGN(d.handle, handle_of_fingerprint(d.fingerprint));
+    held.reset();
+    held.bind(1, id_).bind(2, d.fingerprint);
+    d.handle = held.step() ? static_cast<std::uint64_t>(held.i64(0)) : 0;
+    HSM_TRY(held.status());
     if (d.handle != 0 || !batch_fps.insert(d.fingerprint).second) {
       result.already_present.push_back(d);
       continue;
@@ -261,6 +268,7 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
     d.travelled.push_back(protocol);                        // S3: provenance travels
     fresh.push_back({std::move(d), std::move(f.material)});
   }
+  held.reset();  // no read left open while the batch is written
   // rule C1: capacity, judged on what is really added.
   if (auto cap = rules::check_capacity(me.device, me.partition, fresh.size()); !cap.ok()) {
     const auto limit = profile(me.device.kind).max_objects.value_or(0);
