@@ -13,11 +13,11 @@
 //
 // ABI history (bump kAbiVersion on any change to these classes):
 //   version 1: devices, partitions, keys, key use, cloning, blob export.
-//              Amended in place: Partition backup_begin/backup_seal/
-//              backup_sign/restore_begin/restore_blobs (archives, issue 4).
 //              Amended in place (no module was ever released without it):
 //              Backend::check_ha_group, the HA group rules as a pure
 //              function (every module in the tree implements it).
+//              Amended in place: Partition backup_begin/backup_seal/
+//              backup_sign/restore_begin/restore_blobs (archives, issue 4).
 #pragma once
 
 #include <cstdint>

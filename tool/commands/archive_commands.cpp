@@ -94,9 +94,11 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
   if (vm.count("add") && vm.count("replace")) return Error::usage("--add and --replace exclude each other");
   RestoreRequest req;
   req.archive = vm["archive"].as<std::string>();
-  if (req.archive.find('/') != std::string::npos && !std::filesystem::exists(req.archive) &&
-      parse_address(req.archive).ok() && req.archive.find('.') == std::string::npos)
-    return not_yet("restore DEV/PART --to DST (from a Backup HSM)");
+  // ARCHIVE may also name a Backup HSM partition (DEV/PART of this fleet).
+  if (std::error_code ec; !std::filesystem::exists(req.archive, ec)) {
+    if (auto a = parse_address(req.archive); a.ok() && ctx.fleet->kind_of(a->device).ok())
+      return not_yet("restore DEV/PART --to DST (from a Backup HSM)");
+  }
   HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
   req.mode = vm.count("replace") ? RestoreMode::replace : RestoreMode::add;
   req.selector = vm["objects"].as<std::string>();

@@ -275,6 +275,28 @@ TEST_F(Archive, TwoBackupsOfOnePartitionAtOnceOneExitsWithTheLockCode) {
     EXPECT_EQ(w.rc, kBusy) << w.err;
     ::close(fd);
   }
+  {
+    // A live holder that finishes within the wait: the second backup waits.
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    pid_t holder = ::fork();
+    if (holder == 0) {
+      const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0600);
+      if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
+      write_file(lock, record(::getpid()));
+      (void)!::write(ready[1], "x", 1);
+      ::usleep(800 * 1000);
+      ::_exit(0);  // the kernel releases the flock
+    }
+    char c;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    auto w = run({"backup", "hsm-6/src", "--archive", (dir_ / "waited.hsmar").string(), "--wait", "20"});
+    ::waitpid(holder, nullptr, 0);
+    EXPECT_EQ(w.rc, kOk) << w.err;
+    EXPECT_TRUE(fs::exists(dir_ / "waited.hsmar"));
+  }
   // A stale record of a dead process, flock free: taken over, and said so.
   pid_t dead = ::fork();
   if (dead == 0) ::_exit(0);
