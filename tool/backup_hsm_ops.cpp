@@ -4,6 +4,8 @@
 // source backend's, through run_clone, exactly as for `clone`.
 #include "tool/backup_hsm_ops.hpp"
 
+#include "tool/lock.hpp"
+
 namespace hsm::tool {
 namespace {
 
@@ -25,7 +27,7 @@ api::Status require_backup_hsm(const Context& ctx, const Address& a, const std::
 }
 
 // The clone's report, led by the route's own fields.
-[[maybe_unused]] json route_doc(const char* operation, const Address& backup_hsm, json clone_doc) {
+json route_doc(const char* operation, const Address& backup_hsm, json clone_doc) {
   json doc{{"route", "backup-hsm"}, {"operation", operation}, {"backup_hsm", str(backup_hsm)}};
   for (auto& [k, v] : clone_doc.items()) doc[k] = std::move(v);
   return doc;
@@ -37,15 +39,15 @@ api::Result<CloneOutcome> run_backup_to_hsm(Context& ctx, const HsmBackupRequest
                                             const CloneBatchHook& hook) {
   HSM_TRY(require_backup_hsm(ctx, req.target, "backup --to: the target", "name a partition of a backup-g5 device "
                              "(`device create NAME --kind backup-g5`), or write an archive file with --archive PATH"));
-#ifdef HSM_HAVE_CLONE_OPS
+  // One backup per source partition at a time, as for archive files.
+  auto lock = PartitionLock::acquire(ctx.fleet->home(), req.source.device, req.source.partition, "backup --to",
+                                     req.wait_seconds);
+  if (!lock.ok()) return lock.error();
   HSM_TRY_ASSIGN(CloneOutcome out,
                  run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run}, hook));
   out.doc = route_doc("backup", req.target, std::move(out.doc));
+  if (!lock->took_over().empty()) out.doc["lock_taken_over"] = lock->took_over();
   return out;
-#else
-  (void)hook;
-  return Error::other("backup to a Backup HSM is not built in this tree (tool/clone_ops.cpp missing)");
-#endif
 }
 
 api::Result<CloneOutcome> run_restore_from_hsm(Context& ctx, const HsmRestoreRequest& req,
@@ -57,15 +59,15 @@ api::Result<CloneOutcome> run_restore_from_hsm(Context& ctx, const HsmRestoreReq
                             " with --replace would need object deletion on " + str(req.target) +
                             ", which the plugin interface does not offer",
                         "use --add (the default: objects already present are matched by fingerprint, not doubled)");
-#ifdef HSM_HAVE_CLONE_OPS
+  // One restore into a partition at a time, as for archive files.
+  auto lock = PartitionLock::acquire(ctx.fleet->home(), req.target.device, req.target.partition, "restore",
+                                     req.wait_seconds);
+  if (!lock.ok()) return lock.error();
   HSM_TRY_ASSIGN(CloneOutcome out,
                  run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run}, hook));
   out.doc = route_doc("restore", req.source, std::move(out.doc));
+  if (!lock->took_over().empty()) out.doc["lock_taken_over"] = lock->took_over();
   return out;
-#else
-  (void)hook;
-  return Error::other("restore from a Backup HSM is not built in this tree (tool/clone_ops.cpp missing)");
-#endif
 }
 
 }  // namespace hsm::tool

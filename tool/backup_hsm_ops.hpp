@@ -18,6 +18,7 @@ struct HsmBackupRequest {
   Address target;                // a partition of a backup-g5 device
   std::string selector = "all";  // a label, #handle, id:HEX, or all
   bool dry_run = false;          // decide and report, change nothing
+  int wait_seconds = 0;          // wait for the source partition's lock (0: busy at once)
 };
 
 struct HsmRestoreRequest {
@@ -29,6 +30,7 @@ struct HsmRestoreRequest {
   // error naming the fix (--add: objects already present are not doubled).
   bool replace = false;
   bool dry_run = false;
+  int wait_seconds = 0;          // wait for the target partition's lock (0: busy at once)
 };
 
 // The outcome is the clone's (CloneOutcome: doc + per-object refusals), with

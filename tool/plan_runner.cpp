@@ -436,13 +436,8 @@ Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans
   req.source = tool_address(s.from);
   req.target = tool_address(s.to);
   req.selector = s.objects;
-#ifdef HSM_HAVE_CLONE_OPS
   HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx_, req, hook));
   return clone_summary(out, "clone " + s.from.str() + " -> " + s.to.str());
-#else
-  (void)hook;
-  return Error::other("clone between partitions is not built in this tree (tool/clone_ops.cpp missing)");
-#endif
 }
 
 Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std::string& archive, bool redo,

@@ -1,5 +1,6 @@
 // backup SRC --archive PATH [--force] [--objects SEL] [--wait S]
-// restore ARCHIVE --to DST [--add | --replace] [--objects SEL] [--wait S]
+// backup SRC --to BACKUPDEV/PART [--objects SEL] [--dry-run] [--wait S]
+// restore (ARCHIVE | BACKUPDEV/PART) --to DST [--add | --replace] [--objects SEL] [--wait S]
 // verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]
 // drill ARCHIVE --scratch DEV/PART [--wait S]
 // Thin wrappers over tool/archive_ops.hpp: parse, call, print. Cron use: a
@@ -10,6 +11,7 @@
 #include <iostream>
 
 #include "tool/archive_ops.hpp"
+#include "tool/backup_hsm_ops.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -38,9 +40,50 @@ void say_notice(const Context& ctx, const std::string& notice) {
 
 int wait_of(const po::variables_map& vm) { return vm.count("wait") ? vm["wait"].as<int>() : 0; }
 
-Status not_yet(const std::string& what) {
-  return Error::usage(what + " is not yet built (it comes with tool/backup_hsm_ops.hpp)",
-                      "back up to an archive file with --archive PATH");
+// The Backup HSM route is a clone: its report is the clone's (man page,
+// "backup --to"), printed as `clone` prints it, led by the route.
+Status emit_hsm_route(Context& ctx, const CloneOutcome& out, bool dry_run) {
+  const json& doc = out.doc;
+  say_notice(ctx, doc.value("lock_taken_over", ""));
+  ctx.emit(doc, [&](std::ostream& os) {
+    os << doc["operation"].get<std::string>() << " " << doc["source"].get<std::string>() << " -> "
+       << doc["target"].get<std::string>() << " (Backup HSM " << doc["backup_hsm"].get<std::string>() << ") by "
+       << doc["protocol"].get<std::string>() << ": ";
+    if (dry_run) os << doc["would_clone"].size() << " object(s) would be copied";
+    else os << doc["cloned"].size() << " copied, " << doc["already_present"].size() << " already present";
+    os << ", " << doc["refused"].size() << " refused\n";
+    if (doc.contains("warnings"))
+      for (const auto& w : doc["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
+    for (const auto& r : doc["refused"])
+      os << "  refused #" << r["handle"].get<std::uint64_t>() << " " << r["label"].get<std::string>() << ": rule "
+         << r["rule"].get<std::string>() << ": " << r["message"].get<std::string>()
+         << (r["fix"].is_null() ? "" : "; fix: " + r["fix"].get<std::string>()) << "\n";
+  });
+  if (out.refused) return Error{api::ErrorKind::refused, "", "", "", ""};  // listed above, with rules and fixes
+  return {};
+}
+
+Status backup_to_hsm(Context& ctx, const po::variables_map& vm) {
+  if (vm.count("archive") || vm.count("force"))
+    return Error::usage("--to DEV/PART and --archive/--force exclude each other",
+                        "back up either to a Backup HSM partition or to an archive file");
+  HsmBackupRequest req;
+  HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
+  HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
+  req.selector = vm["objects"].as<std::string>();
+  req.dry_run = vm.count("dry-run") > 0;
+  req.wait_seconds = wait_of(vm);
+  HSM_TRY_ASSIGN(CloneOutcome out, run_backup_to_hsm(ctx, req));
+  return emit_hsm_route(ctx, out, req.dry_run);
+}
+
+// ARCHIVE names a Backup HSM partition when it is no file and parses as
+// DEV/PART of a device of this fleet.
+bool names_fleet_partition(const Context& ctx, const std::string& arg) {
+  std::error_code ec;
+  if (std::filesystem::exists(arg, ec)) return false;
+  auto a = parse_address(arg);
+  return a.ok() && ctx.fleet->kind_of(a->device).ok();
 }
 
 Status backup(Context& ctx, const std::vector<std::string>& args) {
@@ -48,10 +91,12 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
   desc.add_options()("archive", po::value<std::string>(), "archive path (strftime template, UTC)")(
       "to", po::value<std::string>(), "a Backup HSM partition DEV/PART")("force", "overwrite an existing archive")(
       "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
-      "wait", po::value<int>(), "wait up to SECONDS for the partition lock");
+      "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
+      "dry-run", "with --to: judge every object, copy nothing");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source"}));
   if (!vm.count("source")) return Error::usage("backup needs a source DEV/PART");
-  if (vm.count("to")) return not_yet("backup --to DEV/PART");
+  if (vm.count("to")) return backup_to_hsm(ctx, vm);
+  if (vm.count("dry-run")) return Error::usage("--dry-run goes with --to DEV/PART", "drop --dry-run");
   if (!vm.count("archive")) return Error::usage("backup needs --archive PATH (or --to DEV/PART)");
   BackupRequest req;
   HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
@@ -88,17 +133,26 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
       "add", "add the archive's objects, keep the partition's (default)")(
       "replace", "delete the partition's objects first, then restore")(
       "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
-      "wait", po::value<int>(), "wait up to SECONDS for the partition lock");
+      "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
+      "dry-run", "from a Backup HSM: judge every object, copy nothing");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
   if (!vm.count("archive") || !vm.count("to")) return Error::usage("restore needs ARCHIVE and --to DEV/PART");
   if (vm.count("add") && vm.count("replace")) return Error::usage("--add and --replace exclude each other");
+  if (names_fleet_partition(ctx, vm["archive"].as<std::string>())) {
+    HsmRestoreRequest req;
+    HSM_TRY_ASSIGN(req.source, parse_address(vm["archive"].as<std::string>()));
+    HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
+    req.selector = vm["objects"].as<std::string>();
+    req.replace = vm.count("replace") > 0;
+    req.dry_run = vm.count("dry-run") > 0;
+    req.wait_seconds = wait_of(vm);
+    HSM_TRY_ASSIGN(CloneOutcome out, run_restore_from_hsm(ctx, req));
+    return emit_hsm_route(ctx, out, req.dry_run);
+  }
+  if (vm.count("dry-run"))
+    return Error::usage("--dry-run goes with a Backup HSM source", "to see what an archive holds, run verify ARCHIVE");
   RestoreRequest req;
   req.archive = vm["archive"].as<std::string>();
-  // ARCHIVE may also name a Backup HSM partition (DEV/PART of this fleet).
-  if (std::error_code ec; !std::filesystem::exists(req.archive, ec)) {
-    if (auto a = parse_address(req.archive); a.ok() && ctx.fleet->kind_of(a->device).ok())
-      return not_yet("restore DEV/PART --to DST (from a Backup HSM)");
-  }
   HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
   req.mode = vm.count("replace") ? RestoreMode::replace : RestoreMode::add;
   req.selector = vm["objects"].as<std::string>();
@@ -205,9 +259,12 @@ Status drill(Context& ctx, const std::vector<std::string>& args) {
 }  // namespace
 
 void add_archive_commands(std::vector<Command>& out) {
-  out.push_back({"backup", "backup SRC --archive PATH [--force] [--objects SEL] [--wait S] | backup SRC --to DEV/PART",
+  out.push_back({"backup",
+                 "backup SRC (--archive PATH [--force] | --to BACKUPDEV/PART [--dry-run]) [--objects SEL] [--wait S]",
                  backup});
-  out.push_back({"restore", "restore ARCHIVE --to DST [--add|--replace] [--objects SEL] [--wait S]", restore});
+  out.push_back({"restore",
+                 "restore (ARCHIVE | BACKUPDEV/PART) --to DST [--add|--replace] [--objects SEL] [--dry-run] [--wait S]",
+                 restore});
   out.push_back({"verify", "verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]", verify});
   out.push_back({"drill", "drill ARCHIVE --scratch DEV/PART [--wait S]", drill});
 }
