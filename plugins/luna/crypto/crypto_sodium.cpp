@@ -1,7 +1,9 @@
 // libsodium adapters: randomness, XChaCha20-Poly1305, Argon2id.
 #include <sodium.h>
 
+#include <array>
 #include <mutex>
+#include <set>
 
 #include "plugins/luna/crypto/crypto.hpp"
 
@@ -75,19 +77,71 @@ Result<SecretBytes> stretch_domain(const SecretBytes& text) {
   return key;
 }
 
+// A PIN verifier, Argon2id at OWASP's recommended minimum (19 MiB, 2 passes):
+// a real Luna guards its PINs with hardware and lockout, the emulation with a
+// memory-hard hash that a batch run (dozens of logins) can still afford. The
+// parameters live in the stored string, so older verifiers still verify.
+constexpr unsigned long long kPinOps = 2;
+constexpr std::size_t kPinMem = 19u << 20;
+
 Result<std::string> hash_pin(const SecretBytes& pin) {
   ensure_init();
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, reinterpret_cast<const char*>(pin.data()), pin.size(),
-                        crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+  if (crypto_pwhash_str_alg(out, reinterpret_cast<const char*>(pin.data()), pin.size(), kPinOps, kPinMem,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0)
     return Error::other("out of memory while hashing the PIN");
   return std::string(out);
 }
 
+namespace {
+// Logins this process has already verified, as keyed BLAKE2b tags of
+// (verifier, PIN) under a per-process random key: a plan run logs in to the
+// same partition once per step, as one PKCS#11 session would stay logged in.
+// Neither a PIN nor anything that tests a PIN without the key is kept; a
+// changed PIN has a new verifier (new salt), so it never matches.
+class VerifiedLogins {
+ public:
+  static VerifiedLogins& instance() {
+    static VerifiedLogins v;
+    return v;
+  }
+  std::array<unsigned char, 32> tag(const std::string& stored, const SecretBytes& pin) const {
+    std::array<unsigned char, 32> t{};
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key_.data(), key_.size(), t.size());
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(stored.data()), stored.size() + 1);
+    crypto_generichash_update(&st, pin.data(), pin.size());
+    crypto_generichash_final(&st, t.data(), t.size());
+    sodium_memzero(&st, sizeof st);
+    return t;
+  }
+  bool known(const std::array<unsigned char, 32>& t) {
+    std::lock_guard<std::mutex> l(mu_);
+    return tags_.count(t) > 0;
+  }
+  void remember(const std::array<unsigned char, 32>& t) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (tags_.size() < 1024) tags_.insert(t);
+  }
+
+ private:
+  VerifiedLogins() { randombytes_buf(key_.data(), key_.size()); }
+  ~VerifiedLogins() { sodium_memzero(key_.data(), key_.size()); }
+  std::array<unsigned char, crypto_generichash_KEYBYTES> key_{};
+  std::mutex mu_;
+  std::set<std::array<unsigned char, 32>> tags_;
+};
+}  // namespace
+
 bool verify_pin(const std::string& stored, const SecretBytes& pin) {
   ensure_init();
-  return crypto_pwhash_str_verify(stored.c_str(), reinterpret_cast<const char*>(pin.data()),
-                                  pin.size()) == 0;
+  auto& cache = VerifiedLogins::instance();
+  const auto t = cache.tag(stored, pin);
+  if (cache.known(t)) return true;
+  if (crypto_pwhash_str_verify(stored.c_str(), reinterpret_cast<const char*>(pin.data()), pin.size()) != 0)
+    return false;
+  cache.remember(t);
+  return true;
 }
 
 }  // namespace hsm::luna::crypto

@@ -237,10 +237,19 @@ Result<std::vector<ObjectDesc>> LunaPartition::insert_objects(std::vector<Stored
   return out;
 }
 
+std::unique_ptr<store::Stmt> LunaPartition::load_statement() {
+  return std::make_unique<store::Stmt>(*core_->db, std::string("SELECT ") + kObjectColumns +
+                                                       ", public_der, material_sealed FROM object "
+                                                       "WHERE partition_id = ? AND handle = ?");
+}
+
 Result<StoredObject> LunaPartition::load(std::uint64_t handle) {
-  store::Stmt q(*core_->db, std::string("SELECT ") + kObjectColumns +
-                                ", public_der, material_sealed FROM object "
-                                "WHERE partition_id = ? AND handle = ?");
+  auto q = load_statement();
+  return load(*q, handle);
+}
+
+Result<StoredObject> LunaPartition::load(store::Stmt& q, std::uint64_t handle) {
+  q.reset();
   q.bind(1, id_).bind(2, static_cast<std::int64_t>(handle));
   if (!q.step()) {
     HSM_TRY(q.status());

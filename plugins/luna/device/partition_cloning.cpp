@@ -163,8 +163,9 @@ Result<api::CloneOutResult> LunaPartition::clone_out(const api::CloneOffer& offe
     flat.push_back(cloning::make_smk_object(smk_key, name_ + " SMK"));
   }
   flat.reserve(flat.size() + (v1 ? 0 : handles.size()));
+  const auto loader = load_statement();
   for (std::uint64_t h : handles) {
-    HSM_TRY_ASSIGN(StoredObject o, load(h));
+    HSM_TRY_ASSIGN(StoredObject o, load(*loader, h));
     api::Verdict v = rules::evaluate_object(me, target, o.desc, protocol, client);
     if (!v.allowed) {
       out.refused.push_back({o.desc, std::move(v)});

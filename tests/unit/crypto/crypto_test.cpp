@@ -54,6 +54,33 @@ TEST(Domain, SameTextSameKeyDifferentTextDifferentKey) {
   EXPECT_NE(*a, *c);
 }
 
+SecretBytes secret(std::string_view s) { return SecretBytes(s.begin(), s.end()); }
+
+TEST(Pin, VerifierIsArgon2idAtOwaspMinimumAndHoldsNoPin) {
+  auto h = hash_pin(secret("correct horse"));
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->rfind("$argon2id$v=19$m=19456,t=2,", 0), 0u) << *h;
+  EXPECT_EQ(h->find("correct horse"), std::string::npos);
+  auto again = hash_pin(secret("correct horse"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(*h, *again) << "a fresh salt per verifier";
+}
+
+// A verified login is remembered for the process; a wrong PIN is never
+// taken for it, before or after, nor is the right PIN under another verifier.
+TEST(Pin, RememberedLoginsNeverAcceptAWrongPin) {
+  auto h = hash_pin(secret("pin-one"));
+  auto other = hash_pin(secret("pin-two"));
+  ASSERT_TRUE(h.ok() && other.ok());
+  EXPECT_FALSE(verify_pin(*h, secret("pin-two")));
+  EXPECT_TRUE(verify_pin(*h, secret("pin-one")));
+  EXPECT_TRUE(verify_pin(*h, secret("pin-one")));
+  EXPECT_FALSE(verify_pin(*h, secret("pin-two")));
+  EXPECT_FALSE(verify_pin(*h, secret("pin-one ")));
+  EXPECT_FALSE(verify_pin(*other, secret("pin-one")));
+  EXPECT_TRUE(verify_pin(*other, secret("pin-two")));
+}
+
 TEST(Keys, FingerprintIdentifiesWithoutRevealing) {
   auto k1 = generate({api::KeyType::aes, 256, ""});
   auto k2 = generate({api::KeyType::aes, 256, ""});
