@@ -142,21 +142,21 @@ struct HeaderRead {
 
 Result<HeaderRead> read_header_impl(const ByteSource& src) {
   const std::uint64_t size = src.size();
-  if (size == 0) return Error::usage("not an hsm-migrate archive: the file is empty");
+  if (size == 0) return Error::integrity("not an hsm-migrate archive: the file is empty");
   std::uint8_t prefix[kPrefixSize];
   const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, kPrefixSize));
   HSM_TRY(src.read_at(0, prefix, n));
   if (std::memcmp(prefix, kMagic.data(), std::min(n, kMagic.size())) != 0)
-    return Error::usage("not an hsm-migrate archive (the file does not start with the archive magic)");
+    return Error::integrity("not an hsm-migrate archive (the file does not start with the archive magic)");
   if (n < kPrefixSize)
     return Error::integrity("archive truncated: the file ends inside its first " + num(kPrefixSize) +
                             " bytes (" + num(size) + " bytes long)");
   const std::uint32_t version = load_u32(prefix + 8);
   if (version > kFormatVersion)
-    return Error::usage("archive format version " + num(version) +
-                            " is newer than this hsm-migrate understands (max " + num(kFormatVersion) +
-                            "); upgrade hsm-migrate",
-                        "upgrade hsm-migrate");
+    return Error{api::ErrorKind::integrity,
+                 "archive format version " + num(version) + " is newer than this hsm-migrate understands (max " +
+                     num(kFormatVersion) + "); upgrade hsm-migrate",
+                 {}, {}, "upgrade hsm-migrate"};
   if (version < kOldestFormatVersion)
     return Error::integrity("archive header is corrupt: format version " + num(version) +
                             " never existed");

@@ -27,11 +27,9 @@ See man hsm-migrate.
 
 void print_error(const Context* ctx, const Error& e) {
   std::string line = "hsm-migrate: ";
-  if (e.kind == ErrorKind::refused) {
-    line += "refused: rule " + e.rule + (e.code.empty() ? "" : " (" + e.code + ")") + ": ";
-  } else {
-    line += "error: ";
-  }
+  line += e.kind == ErrorKind::refused ? "refused: " : "error: ";
+  // An integrity failure may name a rule too (an archive of another domain: S1).
+  if (!e.rule.empty()) line += "rule " + e.rule + (e.code.empty() ? "" : " (" + e.code + ")") + ": ";
   line += e.message;
   if (!e.fix.empty()) line += "; fix: " + e.fix;
   std::cerr << line << "\n";

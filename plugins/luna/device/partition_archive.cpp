@@ -266,14 +266,15 @@ Status LunaPartition::restore_begin(const api::ArchiveSource& source) {
     held += (held.empty() ? "" : ", ") + short_fp(d.fingerprint);
     if (d.fingerprint == source.domain_fingerprint) match = &d;
   }
-  // rule S1: only a partition of the archive's cloning domain opens it.
+  // rule S1: only a partition of the archive's cloning domain opens it. An
+  // archive this partition cannot open is an integrity failure (exit 4, as
+  // for any archive that does not open), naming the rule.
   if (!match)
-    return Error::refused("S1", "CKR_CERTIFICATE_INVALID",
-                          "archive of domain " + short_fp(source.domain_fingerprint) + " (from " +
-                              source.source.address() + "), partition " + name_ + " holds " +
-                              (held.empty() ? "no domain" : held),
-                          "restore into a partition of the archive's domain, or add that domain with "
-                          "`partition domain add`");
+    return Error{api::ErrorKind::integrity,
+                 "archive of domain " + short_fp(source.domain_fingerprint) + " (from " + source.source.address() +
+                     "), partition " + name_ + " holds " + (held.empty() ? "no domain" : held),
+                 "S1", "CKR_CERTIFICATE_INVALID",
+                 "restore into a partition of the archive's domain, or add that domain with `partition domain add`"};
   const Bytes& w = source.wrapped_master_key;
   if (w.size() < 4 || !std::equal(w.begin(), w.begin() + 4, "AMK1"))
     return Error::integrity("the archive's wrapped master key is not in a form this device knows");

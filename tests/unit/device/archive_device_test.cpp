@@ -161,7 +161,7 @@ TEST_F(ArchiveDevice, SameDomainRestoresTheSameKeys) {
   EXPECT_EQ(*pt, msg);
 }
 
-TEST_F(ArchiveDevice, S1WrongDomainIsRefusedAndTheCryptoFailsToo) {
+TEST_F(ArchiveDevice, S1WrongDomainIsAnIntegrityFailureAndTheCryptoFailsToo) {
   auto src = partition(device("hsm-a"), "src");
   keys(*src, "aes-256", 1, "k");
   api::ArchiveBegin begin;
@@ -169,7 +169,7 @@ TEST_F(ArchiveDevice, S1WrongDomainIsRefusedAndTheCryptoFailsToo) {
   auto other = partition(device("hsm-b"), "other", "another-domain");
   auto r = restore(*other, begin, blobs);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, api::ErrorKind::refused);
+  EXPECT_EQ(r.error().kind, api::ErrorKind::integrity);
   EXPECT_EQ(r.error().rule, "S1");
   // Even when the header lies about the domain, the wrap does not open.
   api::ArchiveBegin forged = begin;

@@ -259,20 +259,20 @@ TEST_F(Corruption, BytesAppendedAfterTheTrailer) {
 // --- not an archive, a newer archive ---
 
 TEST_F(Corruption, EmptyFileIsNotAnArchive) {
-  expect_error({}, ErrorKind::usage, "not an hsm-migrate archive: the file is empty");
+  expect_error({}, ErrorKind::integrity, "not an hsm-migrate archive: the file is empty");
 }
 
 TEST_F(Corruption, TextFileIsNotAnArchive) {
   std::string text = "# plan.toml\n[devices]\n";
-  expect_error(Bytes(text.begin(), text.end()), ErrorKind::usage,
+  expect_error(Bytes(text.begin(), text.end()), ErrorKind::integrity,
                "not an hsm-migrate archive (the file does not start with the archive magic)");
   auto h = read_header(MemorySource(Bytes(text.begin(), text.end())));
   ASSERT_FALSE(h.ok());
-  EXPECT_EQ(h.error().kind, ErrorKind::usage);
+  EXPECT_EQ(h.error().kind, ErrorKind::integrity);
 }
 
 TEST_F(Corruption, ShortForeignFileIsNotAnArchive) {
-  expect_error(Bytes{'P', 'K'}, ErrorKind::usage, "not an hsm-migrate archive");
+  expect_error(Bytes{'P', 'K'}, ErrorKind::integrity, "not an hsm-migrate archive");
 }
 
 TEST_F(Corruption, MissingPathOrFolderIsAUsageError) {
@@ -289,14 +289,14 @@ TEST_F(Corruption, MissingPathOrFolderIsAUsageError) {
 TEST_F(Corruption, UnknownFutureVersionIsRefusedWithAClearMessage) {
   Bytes b = good;
   b[8] = 2;
-  expect_error(b, ErrorKind::usage,
+  expect_error(b, ErrorKind::integrity,
                "archive format version 2 is newer than this hsm-migrate understands (max 1); upgrade hsm-migrate");
   auto h = read_header(MemorySource(b));
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.error().fix, "upgrade hsm-migrate");
   Bytes far = good;
   far[11] = 0x80;  // version 2^31 + 1
-  expect_error(far, ErrorKind::usage, "archive format version 2147483649 is newer");
+  expect_error(far, ErrorKind::integrity, "archive format version 2147483649 is newer");
 }
 
 TEST_F(Corruption, VersionZeroNeverExisted) {
