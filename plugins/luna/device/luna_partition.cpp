@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "plugins/luna/device/object_row.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
 
 namespace hsm::luna {
@@ -14,50 +15,9 @@ using api::Status;
 
 namespace {
 
-constexpr const char* kObjectColumns =
-    "handle, label, id_hex, class, key_type, bits, curve, extractable, sensitive, assigned, "
-    "per_key_auth, key_ring, des3_counters, unknown_attr, keygen, origin_fm, travelled, "
-    "fingerprint, pair_id";
-
-std::string join_protocols(const std::vector<api::Protocol>& ps) {
-  std::string s;
-  for (auto p : ps) s += (s.empty() ? "" : ",") + std::string(api::to_string(p));
-  return s;
-}
-
-std::vector<api::Protocol> split_protocols(const std::string& s) {
-  std::vector<api::Protocol> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (auto p = api::parse_protocol(std::string_view(s).substr(start, end - start))) out.push_back(*p);
-    start = end + 1;
-  }
-  return out;
-}
-
 ObjectDesc row_to_desc(const store::Stmt& q) {
   ObjectDesc d;
-  d.handle = static_cast<std::uint64_t>(q.i64(0));
-  d.label = q.text(1);
-  d.id_hex = q.text(2);
-  d.cls = api::parse_object_class(q.text(3)).value_or(api::ObjectClass::data);
-  d.key_type = api::parse_key_type(q.text(4)).value_or(api::KeyType::generic);
-  d.bits = static_cast<int>(q.i64(5));
-  d.curve = q.text(6);
-  d.extractable = q.i64(7) != 0;
-  d.sensitive = q.i64(8) != 0;
-  d.assigned = q.i64(9) != 0;
-  d.per_key_auth = q.i64(10) != 0;
-  d.key_ring = q.i64(11) != 0;
-  d.des3_counters = q.i64(12) != 0;
-  d.unknown_attribute = q.i64(13) != 0;
-  d.keygen = api::parse_keygen_mechanism(q.text(14)).value_or(api::KeygenMechanism::none);
-  d.origin_fm = api::parse_fm_state(q.text(15)).value_or(api::FmState::never);
-  d.travelled = split_protocols(q.text(16));
-  d.fingerprint = q.text(17);
-  d.pair_id = q.text(18);
+  read_object_row(q, d);
   return d;
 }
 
@@ -238,8 +198,8 @@ Result<std::vector<ObjectDesc>> LunaPartition::insert_objects(std::vector<Stored
 }
 
 std::unique_ptr<store::Stmt> LunaPartition::load_statement() {
-  return std::make_unique<store::Stmt>(*core_->db, std::string("SELECT ") + kObjectColumns +
-                                                       ", public_der, material_sealed FROM object "
+  return std::make_unique<store::Stmt>(*core_->db, std::string("SELECT ") + kObjectColumnsWithMaterial +
+                                                       " FROM object "
                                                        "WHERE partition_id = ? AND handle = ?");
 }
 
@@ -261,9 +221,9 @@ Result<StoredObject> LunaPartition::load(store::Stmt& q, std::uint64_t handle) {
   o.material.type = o.desc.key_type;
   o.material.bits = o.desc.bits;
   o.material.curve = o.desc.curve;
-  o.material.public_der = q.blob(19);
+  o.material.public_der = q.blob(kPublicDerColumn);
   HSM_TRY_ASSIGN(o.material.secret,
-                 core_->open_sealed("object", id_, static_cast<std::int64_t>(handle), q.blob(20)));
+                 core_->open_sealed("object", id_, static_cast<std::int64_t>(handle), q.blob(kMaterialSealedColumn)));
   return o;
 }
 

@@ -26,6 +26,7 @@
 
 #include "plugins/luna/cloning/sim4.hpp"
 #include "plugins/luna/device/luna_partition.hpp"
+#include "plugins/luna/device/object_row.hpp"
 #include "plugins/luna/rules/clone_rules.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
 #include "plugins/luna/rules/kind_profile.hpp"
@@ -99,47 +100,6 @@ Result<SecretBytes> wrap_key(const SecretBytes& domain_key, const std::string& f
 }
 Bytes wrap_ad(const std::string& fp) { return bytes_of("hsm-migrate archive master key v1|" + fp); }
 
-// The columns of object rows this file streams (as luna_partition.cpp's
-// kObjectColumns, plus the material): one query for the whole backup.
-constexpr const char* kArchiveColumns =
-    "handle, label, id_hex, class, key_type, bits, curve, extractable, sensitive, assigned, "
-    "per_key_auth, key_ring, des3_counters, unknown_attr, keygen, origin_fm, travelled, "
-    "fingerprint, pair_id, public_der, material_sealed";
-
-std::vector<api::Protocol> split_protocols(const std::string& s) {
-  std::vector<api::Protocol> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (auto p = api::parse_protocol(std::string_view(s).substr(start, end - start))) out.push_back(*p);
-    start = end + 1;
-  }
-  return out;
-}
-
-void row_to_desc(const store::Stmt& q, api::ObjectDesc& d) {
-  d.handle = static_cast<std::uint64_t>(q.i64(0));
-  d.label = q.text(1);
-  d.id_hex = q.text(2);
-  d.cls = api::parse_object_class(q.text(3)).value_or(api::ObjectClass::data);
-  d.key_type = api::parse_key_type(q.text(4)).value_or(api::KeyType::generic);
-  d.bits = static_cast<int>(q.i64(5));
-  d.curve = q.text(6);
-  d.extractable = q.i64(7) != 0;
-  d.sensitive = q.i64(8) != 0;
-  d.assigned = q.i64(9) != 0;
-  d.per_key_auth = q.i64(10) != 0;
-  d.key_ring = q.i64(11) != 0;
-  d.des3_counters = q.i64(12) != 0;
-  d.unknown_attribute = q.i64(13) != 0;
-  d.keygen = api::parse_keygen_mechanism(q.text(14)).value_or(api::KeygenMechanism::none);
-  d.origin_fm = api::parse_fm_state(q.text(15)).value_or(api::FmState::never);
-  d.travelled = split_protocols(q.text(16));
-  d.fingerprint = q.text(17);
-  d.pair_id = q.text(18);
-}
-
 bool selected(const api::ObjectDesc& d, std::string_view sel) {
   if (sel.empty() || sel == "all") return true;
   if (sel.starts_with("#")) return std::string_view(sel).substr(1) == std::to_string(d.handle);
@@ -193,7 +153,7 @@ Result<std::uint64_t> LunaPartition::backup_seal(std::string_view selector, cons
     HSM_TRY(sink(d, kTypeSmk, sealed));
     ++count;
   }
-  std::string sql = std::string("SELECT ") + kArchiveColumns + " FROM object WHERE partition_id = ?1";
+  std::string sql = std::string("SELECT ") + kObjectColumnsWithMaterial + " FROM object WHERE partition_id = ?1";
   std::uint64_t only = 0;
   std::string arg;
   if (selector.starts_with("#")) {
@@ -215,12 +175,12 @@ Result<std::uint64_t> LunaPartition::backup_seal(std::string_view selector, cons
   cloning::FlatObject f;
   SecretBytes flat, plain;
   while (q.step()) {
-    row_to_desc(q, f.desc);
+    read_object_row(q, f.desc);
     f.material.type = f.desc.key_type;
     f.material.bits = f.desc.bits;
     f.material.curve = f.desc.curve;
-    f.material.public_der = q.blob(19);
-    HSM_TRY_ASSIGN(f.material.secret, core_->open_sealed("object", id_, q.i64(0), q.blob(20)));
+    f.material.public_der = q.blob(kPublicDerColumn);
+    HSM_TRY_ASSIGN(f.material.secret, core_->open_sealed("object", id_, q.i64(0), q.blob(kMaterialSealedColumn)));
     if (v1) {
       HSM_TRY_ASSIGN(Bytes blob, cloning::seal_sim4(smk_key, f, f.desc.handle));
       HSM_TRY(sink(f.desc, kTypeSim4, blob));
