@@ -324,23 +324,28 @@ Result<Bytes> sym_decrypt(const KeyMaterial& key, const Bytes& ct) {
   return out;
 }
 
+// RSA-OAEP with SHA-256 (MGF1 follows the digest) and an optional label.
+Status oaep_params(EVP_PKEY_CTX* ctx, const Bytes& label) {
+  if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) <= 0)
+    return ossl_error("OAEP init");
+  if (label.empty()) return {};
+  auto* l = static_cast<unsigned char*>(OPENSSL_memdup(label.data(), label.size()));
+  if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, static_cast<int>(label.size())) <= 0) {
+    OPENSSL_free(l);
+    return ossl_error("OAEP label");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Bytes> rsa_oaep_encrypt(const Bytes& pub, const std::uint8_t* data, std::size_t n,
                                const Bytes& label) {
   HSM_TRY_ASSIGN(Pkey k, load_public(pub));
   Pctx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, k.get(), nullptr));
-  if (EVP_PKEY_encrypt_init(ctx.get()) <= 0 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
-      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha256()) <= 0)
-    return ossl_error("OAEP init");
-  if (!label.empty()) {
-    auto* l = static_cast<unsigned char*>(OPENSSL_memdup(label.data(), label.size()));
-    if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), l, static_cast<int>(label.size())) <= 0) {
-      OPENSSL_free(l);
-      return ossl_error("OAEP label");
-    }
-  }
+  if (EVP_PKEY_encrypt_init(ctx.get()) <= 0) return ossl_error("OAEP init");
+  HSM_TRY(oaep_params(ctx.get(), label));
   size_t len = 0;
   if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, data, n) <= 0) return ossl_error("OAEP encrypt");
   Bytes out(len);
@@ -352,17 +357,8 @@ Result<Bytes> rsa_oaep_encrypt(const Bytes& pub, const std::uint8_t* data, std::
 Result<SecretBytes> rsa_oaep_decrypt(const SecretBytes& priv, const Bytes& ct, const Bytes& label) {
   HSM_TRY_ASSIGN(Pkey k, load_private(priv));
   Pctx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, k.get(), nullptr));
-  if (EVP_PKEY_decrypt_init(ctx.get()) <= 0 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
-      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha256()) <= 0)
-    return ossl_error("OAEP init");
-  if (!label.empty()) {
-    auto* l = static_cast<unsigned char*>(OPENSSL_memdup(label.data(), label.size()));
-    if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), l, static_cast<int>(label.size())) <= 0) {
-      OPENSSL_free(l);
-      return ossl_error("OAEP label");
-    }
-  }
+  if (EVP_PKEY_decrypt_init(ctx.get()) <= 0) return ossl_error("OAEP init");
+  HSM_TRY(oaep_params(ctx.get(), label));
   size_t len = 0;
   if (EVP_PKEY_decrypt(ctx.get(), nullptr, &len, ct.data(), ct.size()) <= 0) {
     ERR_clear_error();
