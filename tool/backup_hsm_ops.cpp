@@ -44,7 +44,7 @@ api::Result<CloneOutcome> run_backup_to_hsm(Context& ctx, const HsmBackupRequest
                                      req.wait_seconds);
   if (!lock.ok()) return lock.error();
   HSM_TRY_ASSIGN(CloneOutcome out,
-                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run}, hook));
+                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace}, hook));
   out.doc = route_doc("backup", req.target, std::move(out.doc));
   if (!lock->took_over().empty()) out.doc["lock_taken_over"] = lock->took_over();
   return out;
@@ -54,17 +54,12 @@ api::Result<CloneOutcome> run_restore_from_hsm(Context& ctx, const HsmRestoreReq
                                                const CloneBatchHook& hook) {
   HSM_TRY(require_backup_hsm(ctx, req.source, "restore: the source", "name a partition of a backup-g5 device, "
                              "or an archive file"));
-  if (req.replace)
-    return Error::usage("restore from the Backup HSM " + str(req.source) +
-                            " with --replace would need object deletion on " + str(req.target) +
-                            ", which the plugin interface does not offer",
-                        "use --add (the default: objects already present are matched by fingerprint, not doubled)");
   // One restore into a partition at a time, as for archive files.
   auto lock = PartitionLock::acquire(ctx.fleet->home(), req.target.device, req.target.partition, "restore",
                                      req.wait_seconds);
   if (!lock.ok()) return lock.error();
   HSM_TRY_ASSIGN(CloneOutcome out,
-                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run}, hook));
+                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace}, hook));
   out.doc = route_doc("restore", req.source, std::move(out.doc));
   if (!lock->took_over().empty()) out.doc["lock_taken_over"] = lock->took_over();
   return out;

@@ -18,6 +18,7 @@ struct HsmBackupRequest {
   Address target;                // a partition of a backup-g5 device
   std::string selector = "all";  // a label, #handle, id:HEX, or all
   bool dry_run = false;          // decide and report, change nothing
+  bool replace = false;          // lunacm -replace (X5): wipe the backup partition first (all or nothing, X4)
   int wait_seconds = 0;          // wait for the source partition's lock (0: busy at once)
 };
 
@@ -25,10 +26,7 @@ struct HsmRestoreRequest {
   Address source;                // a partition of a backup-g5 device
   Address target;                // any partition of the fleet
   std::string selector = "all";  // a label, #handle, id:HEX, or all
-  // lunacm's -replace (delete the target's objects first) needs object
-  // deletion, which the plugin interface does not offer: true is a usage
-  // error naming the fix (--add: objects already present are not doubled).
-  bool replace = false;
+  bool replace = false;          // lunacm -replace: delete the target's objects first (all or nothing, X4)
   bool dry_run = false;
   int wait_seconds = 0;          // wait for the target partition's lock (0: busy at once)
 };
@@ -38,7 +36,7 @@ struct HsmRestoreRequest {
 //
 // Errors: usage when the target (backup) / source (restore) is not a
 // partition of a backup-g5 device (the other side may be any partition,
-// another Backup HSM included), or replace; otherwise run_clone's (refused with the pair rule, integrity,
+// another Backup HSM included); otherwise run_clone's (refused with the pair rule, integrity,
 // busy, other). Per-object refusals (S3, ...) are counted in `refused`.
 api::Result<CloneOutcome> run_backup_to_hsm(Context& ctx, const HsmBackupRequest& req,
                                             const CloneBatchHook& hook = {});

@@ -26,12 +26,13 @@ json object_verdict(const api::ObjectDesc& o, const api::Verdict& v) {
 // batch sealed again, once.
 Result<std::pair<api::CloneOutResult, api::CloneInResult>> clone_batch(
     api::Partition& src, api::Partition& dst, const api::Endpoint& src_ep, const api::Endpoint& dst_ep,
-    api::CloneOffer& offer, const std::vector<std::uint64_t>& batch, const api::ClientDesc& client) {
+    api::CloneOffer& offer, const std::vector<std::uint64_t>& batch, const api::ClientDesc& client,
+    api::CloneInMode mode) {
   for (int attempt = 0;; ++attempt) {
     auto out = src.clone_out(offer, dst_ep, batch, client);
     if (out.ok() && out->messages.objects.empty())
       return std::pair{std::move(*out), api::CloneInResult{}};
-    Result<api::CloneInResult> in = out.ok() ? dst.clone_in(src_ep, out->messages, client)
+    Result<api::CloneInResult> in = out.ok() ? dst.clone_in(src_ep, out->messages, client, mode)
                                              : Result<api::CloneInResult>(out.error());
     if (in.ok()) return std::pair{std::move(*out), std::move(*in)};
     if (in.error().rule != "U1" || attempt > 0) return in.error();
@@ -77,18 +78,26 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
     }
   }
   std::size_t batches = 0;
-  if (!req.dry_run && !todo.empty()) {
+  std::uint64_t deleted = 0;
+  // rule X4 (model): a replace is checked whole first; a refusal anywhere
+  // leaves the target as it was, never emptied or half restored.
+  const bool replace_blocked = req.replace && !refused.empty();
+  bool replace_pending = req.replace;
+  if (!req.dry_run && !todo.empty() && !replace_blocked) {
     HSM_TRY_ASSIGN(api::CloneOffer offer, dst->clone_offer(src_ep, ctx.client));
     const std::size_t step = std::max<std::size_t>(1, ev.batch_limit);  // rule C2
     for (std::size_t at = 0; at < todo.size(); at += step) {
       const auto first = todo.begin() + static_cast<std::ptrdiff_t>(at);
       const auto last = todo.begin() + static_cast<std::ptrdiff_t>(std::min(at + step, todo.size()));
       std::vector<std::uint64_t> batch(first, last);
-      HSM_TRY_ASSIGN(auto done, clone_batch(*src, *dst, src_ep, dst_ep, offer, batch, ctx.client));
+      const auto mode = replace_pending ? api::CloneInMode::replace_all : api::CloneInMode::add;
+      HSM_TRY_ASSIGN(auto done, clone_batch(*src, *dst, src_ep, dst_ep, offer, batch, ctx.client, mode));
       auto& [out, in] = done;
       for (const auto& r : out.refused) refused.push_back(object_verdict(r.object, r.verdict));
       if (out.messages.objects.empty()) continue;
       ++batches;
+      replace_pending = false;  // the first batch that reached the target deleted
+      deleted += in.deleted;
       for (const auto& o : in.created) cloned.push_back(to_json(o));
       for (const auto& o : in.already_present) present.push_back(to_json(o));
       for (const auto& r : in.refused) {
@@ -106,11 +115,18 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
                     {"batches", batches},
                     {"batch_limit", ev.batch_limit}};
   if (!ev.pair.warnings.empty()) result.doc["warnings"] = ev.pair.warnings;
+  if (req.replace) result.doc["mode"] = "replace";
+  if (replace_blocked)
+    result.doc["replace_blocked"] = "rule X4: with replace every object must be restorable; " +
+                                    std::to_string(refused.size()) + " would be refused, so nothing was deleted" +
+                                    (req.dry_run ? " (dry run)" : " or copied");
   if (req.dry_run) {
-    result.doc["would_clone"] = planned;
+    result.doc["would_clone"] = replace_blocked ? json::array() : planned;
+    if (req.replace) result.doc["would_delete"] = replace_blocked ? 0 : dst_ep.partition.object_count;
   } else {
     result.doc["cloned"] = cloned;
     result.doc["already_present"] = present;
+    if (req.replace) result.doc["deleted"] = deleted;
   }
   result.refused = refused.size();
   result.doc["refused"] = refused;

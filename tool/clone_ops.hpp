@@ -16,6 +16,10 @@ struct CloneRequest {
   Address target;
   std::string selector = "all";  // a label, #handle, id:HEX, or all
   bool dry_run = false;
+  // lunacm's -replace (rule X5): the target's objects are deleted in the
+  // transaction of the first batch. All or nothing (X4): when any object
+  // would be refused, nothing is deleted or copied.
+  bool replace = false;
 };
 
 // Called after each batch the target committed (plan run journals it).

@@ -443,13 +443,10 @@ Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans
 Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std::string& archive, bool redo,
                                            const plans::BatchHook& hook) {
   if (s.to) {
-    if (s.mode == plans::CopyMode::replace)
-      return Error::usage("backup with mode = \"replace\" to a Backup HSM partition needs object deletion, which "
-                          "the plugin interface does not offer",
-                          "use mode = \"add\" (objects already present are not copied twice)");
     HsmBackupRequest req;
     req.source = tool_address(s.from);
     req.target = tool_address(*s.to);
+    req.replace = s.mode == plans::CopyMode::replace;  // X5
     HSM_TRY_ASSIGN(CloneOutcome out, run_backup_to_hsm(ctx_, req, hook));
     return clone_summary(out, "backup " + s.from.str() + " -> " + s.to->str());
   }
@@ -476,7 +473,7 @@ Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const s
     req.source = tool_address(*s.from);
     req.target = tool_address(s.to);
     req.selector = s.objects;
-    req.replace = s.mode == plans::CopyMode::replace;  // refused there, naming the fix
+    req.replace = s.mode == plans::CopyMode::replace;
     HSM_TRY_ASSIGN(CloneOutcome out, run_restore_from_hsm(ctx_, req, hook));
     return clone_summary(out, "restore " + s.from->str() + " -> " + s.to.str());
   }

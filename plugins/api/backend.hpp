@@ -18,6 +18,8 @@
 //              function (every module in the tree implements it).
 //              Amended in place: Partition backup_begin/backup_seal/
 //              backup_sign/restore_begin/restore_blobs (archives, issue 4).
+//              Amended in place: clone_in's CloneInMode and
+//              CloneInResult::deleted (restore --replace from a Backup HSM).
 #pragma once
 
 #include <cstdint>
@@ -99,7 +101,13 @@ struct CloneOutResult {
   std::vector<ObjectVerdict> refused;   // refused by the source's rules
 };
 
+// lunacm's restore modes, for a clone into a partition: add keeps the
+// partition's objects; replace_all deletes them first, in the same
+// transaction as the objects created.
+enum class CloneInMode { add, replace_all };
+
 struct CloneInResult {
+  std::uint64_t deleted = 0;                // replace_all: objects deleted first
   std::vector<ObjectDesc> created;
   std::vector<ObjectDesc> already_present;  // matched by content fingerprint
   std::vector<ObjectVerdict> refused;       // refused by the target's rules
@@ -197,7 +205,10 @@ class Partition {
   // Target side: opens, checks and creates the objects in one transaction.
   // Objects whose content fingerprint is already present are not doubled.
   virtual Result<CloneInResult> clone_in(const Endpoint& source, const CloneMessages& messages,
-                                         const ClientDesc& client) = 0;
+                                         const ClientDesc& client, CloneInMode mode) = 0;
+  Result<CloneInResult> clone_in(const Endpoint& source, const CloneMessages& messages, const ClientDesc& client) {
+    return clone_in(source, messages, client, CloneInMode::add);
+  }
 
   // Archives. Source side: header material (a fresh archive master key,
   // kept in memory and wrapped for the primary domain), then every selected

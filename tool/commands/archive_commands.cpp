@@ -1,5 +1,5 @@
 // backup SRC --archive PATH [--force] [--objects SEL] [--wait S]
-// backup SRC --to BACKUPDEV/PART [--objects SEL] [--dry-run] [--wait S]
+// backup SRC --to BACKUPDEV/PART [--add | --replace] [--objects SEL] [--dry-run] [--wait S]
 // restore (ARCHIVE | BACKUPDEV/PART) --to DST [--add | --replace] [--objects SEL] [--wait S]
 // verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]
 // drill ARCHIVE --scratch DEV/PART [--wait S]
@@ -51,7 +51,11 @@ Status emit_hsm_route(Context& ctx, const CloneOutcome& out, bool dry_run) {
        << doc["protocol"].get<std::string>() << ": ";
     if (dry_run) os << doc["would_clone"].size() << " object(s) would be copied";
     else os << doc["cloned"].size() << " copied, " << doc["already_present"].size() << " already present";
-    os << ", " << doc["refused"].size() << " refused\n";
+    os << ", " << doc["refused"].size() << " refused";
+    if (doc.contains("would_delete")) os << ", " << doc["would_delete"].get<std::uint64_t>() << " would be deleted first";
+    if (doc.contains("deleted")) os << ", " << doc["deleted"].get<std::uint64_t>() << " deleted first";
+    os << "\n";
+    if (doc.contains("replace_blocked")) os << "  " << doc["replace_blocked"].get<std::string>() << "\n";
     if (doc.contains("warnings"))
       for (const auto& w : doc["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
     for (const auto& r : doc["refused"])
@@ -67,11 +71,13 @@ Status backup_to_hsm(Context& ctx, const po::variables_map& vm) {
   if (vm.count("archive") || vm.count("force"))
     return Error::usage("--to DEV/PART and --archive/--force exclude each other",
                         "back up either to a Backup HSM partition or to an archive file");
+  if (vm.count("add") && vm.count("replace")) return Error::usage("--add and --replace exclude each other");
   HsmBackupRequest req;
   HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
   HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
   req.selector = vm["objects"].as<std::string>();
   req.dry_run = vm.count("dry-run") > 0;
+  req.replace = vm.count("replace") > 0;
   req.wait_seconds = wait_of(vm);
   HSM_TRY_ASSIGN(CloneOutcome out, run_backup_to_hsm(ctx, req));
   return emit_hsm_route(ctx, out, req.dry_run);
@@ -92,11 +98,16 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
       "to", po::value<std::string>(), "a Backup HSM partition DEV/PART")("force", "overwrite an existing archive")(
       "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
       "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
-      "dry-run", "with --to: judge every object, copy nothing");
+      "dry-run", "with --to: judge every object, copy nothing")(
+      "add", "with --to: add to what the Backup HSM partition holds (default)")(
+      "replace", "with --to: delete what the Backup HSM partition holds first (X5)");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source"}));
   if (!vm.count("source")) return Error::usage("backup needs a source DEV/PART");
   if (vm.count("to")) return backup_to_hsm(ctx, vm);
-  if (vm.count("dry-run")) return Error::usage("--dry-run goes with --to DEV/PART", "drop --dry-run");
+  for (const char* o : {"dry-run", "add", "replace"})
+    if (vm.count(o))
+      return Error::usage(std::string("--") + o + " goes with --to BACKUPDEV/PART",
+                          "an archive is a new file (--force overwrites one)");
   if (!vm.count("archive")) return Error::usage("backup needs --archive PATH (or --to DEV/PART)");
   BackupRequest req;
   HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
@@ -260,7 +271,7 @@ Status drill(Context& ctx, const std::vector<std::string>& args) {
 
 void add_archive_commands(std::vector<Command>& out) {
   out.push_back({"backup",
-                 "backup SRC (--archive PATH [--force] | --to BACKUPDEV/PART [--dry-run]) [--objects SEL] [--wait S]",
+                 "backup SRC (--archive PATH [--force] | --to BACKUPDEV/PART [--add|--replace] [--dry-run]) [--objects SEL] [--wait S]",
                  backup});
   out.push_back({"restore",
                  "restore (ARCHIVE | BACKUPDEV/PART) --to DST [--add|--replace] [--objects SEL] [--dry-run] [--wait S]",

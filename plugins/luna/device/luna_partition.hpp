@@ -42,8 +42,9 @@ class LunaPartition final : public api::Partition {
   api::Result<api::CloneOutResult> clone_out(const api::CloneOffer& offer, const api::Endpoint& target,
                                              const std::vector<std::uint64_t>& handles,
                                              const api::ClientDesc& client) override;
+  using api::Partition::clone_in;  // the add-mode shorthand
   api::Result<api::CloneInResult> clone_in(const api::Endpoint& source, const api::CloneMessages& messages,
-                                           const api::ClientDesc& client) override;
+                                           const api::ClientDesc& client, api::CloneInMode mode) override;
   // Archive verbs: partition_archive.cpp.
   api::Result<api::ArchiveBegin> backup_begin() override;
   api::Result<std::uint64_t> backup_seal(std::string_view selector, const api::ArchiveAdFor& ad_for,

@@ -191,12 +191,18 @@ Result<api::CloneOutResult> LunaPartition::clone_out(const api::CloneOffer& offe
 }
 
 Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, const api::CloneMessages& messages,
-                                                   const api::ClientDesc& client) {
+                                                   const api::ClientDesc& client, api::CloneInMode mode) {
   HSM_TRY(require_login());
   if (!session_)
     return Error::usage("partition " + name_ + " made no clone offer to " + source.address(),
                         "ask the target for an offer (clone_offer) before sending objects");
   HSM_TRY_ASSIGN(api::Endpoint me, describe());
+  // lunacm's -replace: the partition's objects go first (deleted below, in
+  // the transaction that creates the new ones), so everything after judges
+  // an empty partition: nothing is already present, capacity is all free.
+  const bool replace = mode == api::CloneInMode::replace_all;
+  const std::uint64_t deleting = replace ? me.partition.object_count : 0;
+  if (replace) me.partition.object_count = 0;
   const api::Verdict pair = rules::evaluate_pair(source, me, client);
   if (!pair.allowed) return verdict_error(pair);
   HSM_TRY_ASSIGN(cloning::DeviceIdentity my_id, identity(me.device));
@@ -241,6 +247,7 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
 
   // The target judges every object again and does not double what it holds.
   api::CloneInResult result;
+  result.deleted = deleting;
   std::vector<StoredObject> fresh;
   std::unordered_set<std::string> batch_fps;
   // One prepared lookup for the whole batch (see handle_of_fingerprint).
@@ -257,10 +264,13 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
       result.refused.push_back({d, std::move(v)});
       continue;
     }
-    held.reset();
-    held.bind(1, id_).bind(2, d.fingerprint);
-    d.handle = held.step() ? static_cast<std::uint64_t>(held.i64(0)) : 0;
-    HSM_TRY(held.status());
+    d.handle = 0;
+    if (!replace) {
+      held.reset();
+      held.bind(1, id_).bind(2, d.fingerprint);
+      d.handle = held.step() ? static_cast<std::uint64_t>(held.i64(0)) : 0;
+      HSM_TRY(held.status());
+    }
     if (d.handle != 0 || !batch_fps.insert(d.fingerprint).second) {
       result.already_present.push_back(d);
       continue;
@@ -283,13 +293,19 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
   }
   store::Transaction tx(*core_->db);
   HSM_TRY(tx.begin());
+  if (replace) {
+    store::Stmt del(*core_->db, "DELETE FROM object WHERE partition_id = ?");
+    del.bind(1, id_);
+    HSM_TRY(del.run());
+  }
   if (adopt_smk) {
     store::Stmt q(*core_->db, "UPDATE partition SET smk_sealed = ? WHERE id = ?");
     q.bind(1, core_->seal("smk", id_, 0, *adopt_smk)).bind(2, id_);
     HSM_TRY(q.run());
   }
   HSM_TRY_ASSIGN(result.created, insert_objects(fresh));
-  HSM_TRY(core_->audit("cloned in " + std::to_string(result.created.size()) + " object(s) by " +
+  HSM_TRY(core_->audit((replace ? "deleted " + std::to_string(deleting) + " object(s), then " : std::string()) +
+                       "cloned in " + std::to_string(result.created.size()) + " object(s) by " +
                        std::string(api::to_string(protocol)) + " from " + source.address()));
   HSM_TRY(tx.commit());
   return result;

@@ -112,7 +112,7 @@ TEST_F(BackupHsm, RuleS3_ObjectInByCpv3NeverLeavesByCpv1) {
   EXPECT_NE(t.out.find("fix:"), std::string::npos) << t.out;
 }
 
-TEST_F(BackupHsm, TheBackupHsmSideMustBeABackupG5AndReplaceIsNamedAsUnsupported) {
+TEST_F(BackupHsm, TheBackupHsmSideMustBeABackupG5) {
   device("l6", "luna6", "6.10.9");
   device("l77", "luna7", "7.7.0");
   device("bk", "backup-g5", "6.28.0");
@@ -122,11 +122,74 @@ TEST_F(BackupHsm, TheBackupHsmSideMustBeABackupG5AndReplaceIsNamedAsUnsupported)
   EXPECT_NE(not_g5.err.find("not on a Luna Backup HSM G5"), std::string::npos) << not_g5.err;
   EXPECT_EQ(count("l77/p"), 0u);
   EXPECT_EQ(run({"backup", "l6/p", "--to", "bk/p", "--archive", (dir_ / "a.hsmar").string()}).rc, kUsage);
+  EXPECT_EQ(run({"backup", "l6/p", "--to", "bk/p", "--add", "--replace"}).rc, kUsage);
+  EXPECT_EQ(count("bk/p"), 0u);
+}
+
+// X5: lunacm's -replace wipes the partition first, the source is never
+// touched; to a Backup HSM and from one.
+TEST_F(BackupHsm, RuleX5_ReplaceWipesTheTargetFirstBothWays) {
+  device("l6", "luna6", "6.10.9");
+  device("l6b", "luna6", "6.10.9");
+  device("bk", "backup-g5", "6.28.0");
+  device("l77", "luna7", "7.7.0");
+  ok({"key", "generate", "l6/p", "--type", "aes-256", "--label", "first"});
+  ok({"key", "generate", "l6b/p", "--type", "aes-256", "--label", "second"});
+  ok({"key", "generate", "l77/p", "--type", "aes-256", "--label", "local"});
   ok({"backup", "l6/p", "--to", "bk/p"});
-  auto rep = run({"restore", "bk/p", "--to", "l77/p", "--replace"});
-  EXPECT_EQ(rep.rc, kUsage);
-  EXPECT_NE(rep.err.find("--add"), std::string::npos) << rep.err;
-  EXPECT_EQ(count("l77/p"), 0u);
+  // To the Backup HSM: what it held (first) goes, the new source's key comes.
+  auto dry = ok({"backup", "l6b/p", "--to", "bk/p", "--replace", "--dry-run", "--json"}).json();
+  EXPECT_EQ(dry["would_delete"], 1);
+  EXPECT_EQ(count("bk/p"), 1u);
+  auto b = ok({"backup", "l6b/p", "--to", "bk/p", "--replace", "--json"}).json();
+  EXPECT_EQ(b["deleted"], 1);
+  EXPECT_EQ(b["cloned"].size(), 1u);
+  auto held = ok({"object", "list", "bk/p", "--json"}).json()["objects"];
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0]["label"], "second");
+  EXPECT_EQ(count("l6/p"), 1u) << "the source is never touched";
+  // From the Backup HSM: the target's own key goes, the backup's comes.
+  auto r = ok({"restore", "bk/p", "--to", "l77/p", "--replace", "--json"}).json();
+  EXPECT_EQ(r["mode"], "replace");
+  EXPECT_EQ(r["deleted"], 1);
+  auto after = ok({"object", "list", "l77/p", "--json"}).json()["objects"];
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0]["label"], "second");
+  same_secret_key("l6b/p", "l77/p", "second");
+  // Again: the same end state, not doubled.
+  ok({"restore", "bk/p", "--to", "l77/p", "--replace"});
+  EXPECT_EQ(count("l77/p"), 1u);
+}
+
+// X4 (model): a replace is all or nothing. One object S3 refuses, so the
+// target keeps what it had: not emptied, not half restored.
+TEST_F(BackupHsm, RuleX4_ReplaceWithARefusedObjectChangesNothing) {
+  device("l6", "luna6", "6.10.9");
+  device("l78", "luna7", "7.8.4");
+  device("bk", "backup-g5", "6.28.0");
+  device("l6b", "luna6", "6.10.9");
+  ok({"key", "generate", "l6/p", "--type", "aes-256", "--label", "old"});
+  ok({"key", "generate", "l78/p", "--type", "aes-256", "--label", "new"});
+  ok({"key", "generate", "l6b/p", "--type", "aes-256", "--label", "mine"});
+  ok({"backup", "l6/p", "--to", "bk/p"});
+  ok({"backup", "l78/p", "--to", "bk/p"});
+  auto r = run({"restore", "bk/p", "--to", "l6b/p", "--replace", "--json"});
+  EXPECT_EQ(r.rc, kRefused) << r.err;
+  auto j = r.json();
+  ASSERT_EQ(j["refused"].size(), 1u);
+  EXPECT_EQ(j["refused"][0]["rule"], "S3");
+  EXPECT_TRUE(j.contains("replace_blocked"));
+  EXPECT_EQ(j["deleted"], 0);
+  EXPECT_EQ(j["cloned"].size(), 0u);
+  auto kept = ok({"object", "list", "l6b/p", "--json"}).json()["objects"];
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0]["label"], "mine");
+  // Only the restorable object, selected, replaces.
+  auto sel = ok({"restore", "bk/p", "--to", "l6b/p", "--replace", "--objects", "old", "--json"}).json();
+  EXPECT_EQ(sel["deleted"], 1);
+  auto now = ok({"object", "list", "l6b/p", "--json"}).json()["objects"];
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0]["label"], "old");
 }
 
 // One backup per source partition at a time, whichever the destination.
