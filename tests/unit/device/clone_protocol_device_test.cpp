@@ -134,6 +134,31 @@ TEST_F(CloneProtocolDevice, RuleU1_MessageReplayedToTheSameTargetCreatesOnce) {
   EXPECT_EQ(count(*dst), 4u) << "a replay creates nothing twice";
 }
 
+// X5: replace_all deletes the target's objects in the transaction that
+// creates the clones; a failed replace (tampered message) deletes nothing.
+TEST_F(CloneProtocolDevice, RuleX5_ReplaceAllDeletesFirstInTheSameTransaction) {
+  auto src = partition(device("a"));
+  auto dst = partition(device("b"));
+  auto h = keys(*src, 3);
+  keys(*dst, 2);
+  api::CloneMessages bad = seal(*src, *dst, h);
+  bad.objects.back()[bad.objects.back().size() / 2] ^= 0x01;
+  auto failed = dst->clone_in(ep(*src), bad, client_, api::CloneInMode::replace_all);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(count(*dst), 2u) << "a failed replace deletes nothing";
+  auto in = dst->clone_in(ep(*src), seal(*src, *dst, h), client_, api::CloneInMode::replace_all);
+  ASSERT_TRUE(in.ok()) << in.error().message;
+  EXPECT_EQ(in->deleted, 2u);
+  EXPECT_EQ(in->created.size(), 3u);
+  EXPECT_TRUE(in->already_present.empty());
+  EXPECT_EQ(count(*dst), 3u);
+  // Replacing with the same objects again: deleted and created, not doubled.
+  auto again = dst->clone_in(ep(*src), seal(*src, *dst, h), client_, api::CloneInMode::replace_all);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->deleted, 3u);
+  EXPECT_EQ(count(*dst), 3u);
+}
+
 TEST_F(CloneProtocolDevice, RuleU1_SessionExpiredOnTheTargetClockThenRenegotiated) {
   auto src = partition(device("a"));
   api::Device& target_dev = device("b");
