@@ -33,36 +33,36 @@ json route_doc(const char* operation, const Address& backup_hsm, json clone_doc)
   return doc;
 }
 
+// Both directions: the clone under the lock of the partition being backed
+// up (backup) or written (restore), as for archive files; one at a time.
+api::Result<CloneOutcome> clone_via_backup_hsm(Context& ctx, const CloneRequest& clone, const char* operation,
+                                               const Address& backup_hsm, const Address& locked,
+                                               int wait_seconds, const CloneBatchHook& hook) {
+  auto lock = PartitionLock::acquire(ctx.fleet->home(), locked.device, locked.partition,
+                                     std::string(operation) + " (Backup HSM)", wait_seconds);
+  if (!lock.ok()) return lock.error();
+  HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx, clone, hook));
+  out.doc = route_doc(operation, backup_hsm, std::move(out.doc));
+  if (!lock->took_over().empty()) out.doc["lock_taken_over"] = lock->took_over();
+  return out;
+}
+
 }  // namespace
 
 api::Result<CloneOutcome> run_backup_to_hsm(Context& ctx, const HsmBackupRequest& req,
                                             const CloneBatchHook& hook) {
   HSM_TRY(require_backup_hsm(ctx, req.target, "backup --to: the target", "name a partition of a backup-g5 device "
                              "(`device create NAME --kind backup-g5`), or write an archive file with --archive PATH"));
-  // One backup per source partition at a time, as for archive files.
-  auto lock = PartitionLock::acquire(ctx.fleet->home(), req.source.device, req.source.partition, "backup --to",
-                                     req.wait_seconds);
-  if (!lock.ok()) return lock.error();
-  HSM_TRY_ASSIGN(CloneOutcome out,
-                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace}, hook));
-  out.doc = route_doc("backup", req.target, std::move(out.doc));
-  if (!lock->took_over().empty()) out.doc["lock_taken_over"] = lock->took_over();
-  return out;
+  return clone_via_backup_hsm(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace},
+                              "backup", req.target, req.source, req.wait_seconds, hook);
 }
 
 api::Result<CloneOutcome> run_restore_from_hsm(Context& ctx, const HsmRestoreRequest& req,
                                                const CloneBatchHook& hook) {
   HSM_TRY(require_backup_hsm(ctx, req.source, "restore: the source", "name a partition of a backup-g5 device, "
                              "or an archive file"));
-  // One restore into a partition at a time, as for archive files.
-  auto lock = PartitionLock::acquire(ctx.fleet->home(), req.target.device, req.target.partition, "restore",
-                                     req.wait_seconds);
-  if (!lock.ok()) return lock.error();
-  HSM_TRY_ASSIGN(CloneOutcome out,
-                 run_clone(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace}, hook));
-  out.doc = route_doc("restore", req.source, std::move(out.doc));
-  if (!lock->took_over().empty()) out.doc["lock_taken_over"] = lock->took_over();
-  return out;
+  return clone_via_backup_hsm(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace},
+                              "restore", req.source, req.target, req.wait_seconds, hook);
 }
 
 }  // namespace hsm::tool

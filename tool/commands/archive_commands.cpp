@@ -12,6 +12,7 @@
 
 #include "tool/archive_ops.hpp"
 #include "tool/backup_hsm_ops.hpp"
+#include "tool/commands/clone_report.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -45,24 +46,7 @@ int wait_of(const po::variables_map& vm) { return vm.count("wait") ? vm["wait"].
 Status emit_hsm_route(Context& ctx, const CloneOutcome& out, bool dry_run) {
   const json& doc = out.doc;
   say_notice(ctx, doc.value("lock_taken_over", ""));
-  ctx.emit(doc, [&](std::ostream& os) {
-    os << doc["operation"].get<std::string>() << " " << doc["source"].get<std::string>() << " -> "
-       << doc["target"].get<std::string>() << " (Backup HSM " << doc["backup_hsm"].get<std::string>() << ") by "
-       << doc["protocol"].get<std::string>() << ": ";
-    if (dry_run) os << doc["would_clone"].size() << " object(s) would be copied";
-    else os << doc["cloned"].size() << " copied, " << doc["already_present"].size() << " already present";
-    os << ", " << doc["refused"].size() << " refused";
-    if (doc.contains("would_delete")) os << ", " << doc["would_delete"].get<std::uint64_t>() << " would be deleted first";
-    if (doc.contains("deleted")) os << ", " << doc["deleted"].get<std::uint64_t>() << " deleted first";
-    os << "\n";
-    if (doc.contains("replace_blocked")) os << "  " << doc["replace_blocked"].get<std::string>() << "\n";
-    if (doc.contains("warnings"))
-      for (const auto& w : doc["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
-    for (const auto& r : doc["refused"])
-      os << "  refused #" << r["handle"].get<std::uint64_t>() << " " << r["label"].get<std::string>() << ": rule "
-         << r["rule"].get<std::string>() << ": " << r["message"].get<std::string>()
-         << (r["fix"].is_null() ? "" : "; fix: " + r["fix"].get<std::string>()) << "\n";
-  });
+  ctx.emit(doc, [&](std::ostream& os) { print_clone_report(os, doc, dry_run); });
   if (out.refused) return Error{api::ErrorKind::refused, "", "", "", ""};  // listed above, with rules and fixes
   return {};
 }

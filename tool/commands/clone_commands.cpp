@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "tool/clone_ops.hpp"
+#include "tool/commands/clone_report.hpp"
 #include "tool/context.hpp"
 
 namespace hsm::tool {
@@ -123,19 +124,7 @@ Status clone(Context& ctx, const std::vector<std::string>& args) {
   req.dry_run = vm.count("dry-run") > 0;
   HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx, req));
   const json& doc = out.doc;
-  ctx.emit(doc, [&](std::ostream& os) {
-    os << doc["source"].get<std::string>() << " -> " << doc["target"].get<std::string>() << " by "
-       << doc["protocol"].get<std::string>() << ": ";
-    if (req.dry_run) os << doc["would_clone"].size() << " object(s) would be cloned";
-    else os << doc["cloned"].size() << " cloned, " << doc["already_present"].size() << " already present";
-    os << ", " << doc["refused"].size() << " refused\n";
-    if (doc.contains("warnings"))
-      for (const auto& w : doc["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
-    for (const auto& r : doc["refused"])
-      os << "  refused #" << r["handle"].get<std::uint64_t>() << " " << r["label"].get<std::string>()
-         << ": rule " << r["rule"].get<std::string>() << ": " << r["message"].get<std::string>()
-         << (r["fix"].is_null() ? "" : "; fix: " + r["fix"].get<std::string>()) << "\n";
-  });
+  ctx.emit(doc, [&](std::ostream& os) { print_clone_report(os, doc, req.dry_run); });
   if (out.refused)
     return Error{api::ErrorKind::refused, "", "", "", ""};  // listed above, with rules and fixes
   return {};
