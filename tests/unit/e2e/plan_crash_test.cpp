@@ -131,7 +131,6 @@ TEST_F(PlanCrash, KilledAtEveryJournalRecordThenResumed) {
            {"clone", "luna6-a/app", "backup-hsm/warm", "--objects", "tls"},
            {"clone", "backup-hsm/warm", "luna7-b/warm"}}) {
     auto r = cli(prepared, c);
-    if (r.err.find("unknown command") != std::string::npos) GTEST_SKIP() << r.err;
     ASSERT_EQ(r.rc, kOk) << r.err;
   }
 
@@ -148,7 +147,6 @@ TEST_F(PlanCrash, KilledAtEveryJournalRecordThenResumed) {
     const fs::path before = dir_ / ("b" + std::to_string(k));
     fs::copy(prev, before, fs::copy_options::recursive);
     auto b = cli(before, {"plan", "run", "luna6-to-luna7", "--resume"}, {{"HSM_MIGRATE_CRASH_BEFORE_RECORD", "1"}});
-    if (b.err.find("is not built in this tree") != std::string::npos) GTEST_SKIP() << b.err;
     ASSERT_EQ(b.rc, kKilled) << "before record " << k << ": " << b.out << b.err;
     const fs::path after = dir_ / ("s" + std::to_string(k));
     fs::copy(prev, after, fs::copy_options::recursive);
