@@ -86,6 +86,15 @@ bool expected(const ObjectInfo& o, CK_ATTRIBUTE_TYPE type) {
   }
 }
 
+CK_ULONG bit_length(const api::Bytes& n) {
+  std::size_t i = 0;
+  while (i < n.size() && n[i] == 0) ++i;
+  if (i == n.size()) return 0;
+  CK_ULONG bits = (n.size() - i) * 8;
+  for (std::uint8_t top = n[i]; (top & 0x80) == 0; top <<= 1) --bits;
+  return bits;
+}
+
 }  // namespace
 
 Result<ObjectInfo> read_object(Session& s, CK_OBJECT_HANDLE h) {
@@ -96,7 +105,7 @@ Result<ObjectInfo> read_object(Session& s, CK_OBJECT_HANDLE h) {
   std::array<std::array<std::uint8_t, kInlineValue>, std::size(kVariable)> vbuf{};
 
   std::vector<CK_ATTRIBUTE> t;
-  t.reserve(nb + 9);
+  t.reserve(nb + 10);
   t.push_back({CKA_CLASS, &cls, sizeof cls});
   t.push_back({CKA_KEY_TYPE, &key_type, sizeof key_type});
   t.push_back({CKA_VALUE_LEN, &value_len, sizeof value_len});
@@ -108,6 +117,12 @@ Result<ObjectInfo> read_object(Session& s, CK_OBJECT_HANDLE h) {
   const std::size_t first_bool = t.size();
   for (std::size_t i = 0; i < nb; ++i)
     t.push_back({kBooleanAttributes[i], &b[i], sizeof(CK_BBOOL)});
+
+  // RSA private keys have no CKA_MODULUS_BITS (PKCS#11 2.40, 2.1.3): their
+  // size comes from the public CKA_MODULUS, readable on sensitive keys too.
+  std::array<std::uint8_t, 1024> modulus{};
+  const std::size_t modulus_at = t.size();
+  t.push_back({CKA_MODULUS, modulus.data(), modulus.size()});
 
   const CK_RV rv = s.fn()->C_GetAttributeValue(s.handle(), h, t.data(), t.size());
   if (!partial_ok(rv)) return ck_error(rv, "C_GetAttributeValue");
@@ -134,6 +149,15 @@ Result<ObjectInfo> read_object(Session& s, CK_OBJECT_HANDLE h) {
   }
   for (std::size_t i = 0; i < nb; ++i)
     if (available(t[first_bool + i])) o.flags.emplace_back(kBooleanAttributes[i], b[i] == CK_TRUE);
+  if (!o.modulus_bits && o.key_type == CKK_RSA) {
+    api::Bytes n;
+    if (available(t[modulus_at])) {
+      n.assign(modulus.begin(), modulus.begin() + t[modulus_at].ulValueLen);
+    } else if (rv != CKR_OK) {
+      HSM_TRY(read_long_value(s, h, CKA_MODULUS, n));
+    }
+    o.modulus_bits = bit_length(n);
+  }
   return o;
 }
 

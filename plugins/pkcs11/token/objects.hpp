@@ -58,7 +58,7 @@ struct ObjectInfo {
   api::Bytes label;                      // as stored: not necessarily UTF-8 (see printable())
   api::Bytes id;                         // CKA_ID: not unique on most tokens
   std::optional<CK_ULONG> value_len;     // secret keys, bytes; SoftHSM: 0 after an unwrap
-  std::optional<CK_ULONG> modulus_bits;  // RSA
+  std::optional<CK_ULONG> modulus_bits;  // RSA (from CKA_MODULUS for private keys)
   api::Bytes ec_params;                  // EC and Edwards keys: DER
   api::Bytes check_value;                // secret keys: KCV, when the token gives one
   std::optional<CK_MECHANISM_TYPE> key_gen_mechanism;

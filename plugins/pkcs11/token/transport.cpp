@@ -1,6 +1,6 @@
 #include "plugins/pkcs11/token/transport.hpp"
 
-#include <array>
+#include <algorithm>
 #include <functional>
 
 #include "plugins/pkcs11/token/error.hpp"
@@ -61,10 +61,11 @@ Result<CK_OBJECT_HANDLE> generate_archive_key(Session& s) {
   return h;
 }
 
-Result<api::Bytes> wrap_key(Session& s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key) {
+Result<api::Bytes> wrap_key(Session& s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+                            std::size_t size_hint) {
   // One call in the common case (an RSA-4096 private key wraps to ~2.4 KB);
   // the exact length and a second call otherwise.
-  api::Bytes out(4096);
+  api::Bytes out(std::max<std::size_t>(size_hint, 16));  // never a NULL buffer (a length query)
   CK_ULONG n = out.size();
   auto wrap = [&](CK_MECHANISM_TYPE mt) {
     CK_MECHANISM m{mt, nullptr, 0};

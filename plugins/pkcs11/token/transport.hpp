@@ -27,7 +27,9 @@ api::Result<CK_OBJECT_HANDLE> generate_archive_key(Session& s);
 
 // KWP-wraps key under wrapping_key. A key with CKA_EXTRACTABLE=false gives
 // CKR_KEY_UNEXTRACTABLE; an Ed25519 key on SoftHSM 2.6.1 CKR_KEY_NOT_WRAPPABLE.
-api::Result<api::Bytes> wrap_key(Session& s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key);
+// size_hint: the buffer of the first call (a longer blob costs a second call).
+api::Result<api::Bytes> wrap_key(Session& s, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+                                 std::size_t size_hint = 4096);
 
 // A per-archive key back from its KWP blob under the domain KEK: a session
 // object, not extractable, same uses as generate_archive_key's.
