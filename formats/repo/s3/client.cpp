@@ -176,14 +176,14 @@ Status Client::get_range(const std::string& bucket, const std::string& key, std:
 }
 
 Result<std::vector<ObjectEntry>> Client::list_objects(const std::string& bucket,
-                                                      const std::string& prefix) {
+                                                      const std::string& prefix, int page_size) {
   HSM_TRY(check(bucket, prefix));
   std::vector<ObjectEntry> all;
   std::set<std::string> seen_tokens;
   std::string token;
   for (;;) {
     auto r = request("GET", "ListObjectsV2", bucket);
-    r.query = {{"list-type", "2"}, {"prefix", prefix}};
+    r.query = {{"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(page_size)}};
     if (!token.empty()) r.query.emplace_back("continuation-token", token);
     HSM_TRY_ASSIGN(HttpResponse resp, call(r));
     HSM_TRY_ASSIGN(auto page, xml::parse_list_objects_v2(resp.body));
@@ -197,14 +197,15 @@ Result<std::vector<ObjectEntry>> Client::list_objects(const std::string& bucket,
 }
 
 Result<std::vector<ObjectVersion>> Client::list_object_versions(const std::string& bucket,
-                                                                const std::string& prefix) {
+                                                                const std::string& prefix,
+                                                                int page_size) {
   HSM_TRY(check(bucket, prefix));
   std::vector<ObjectVersion> all;
   std::set<std::pair<std::string, std::string>> seen;
   std::string key_marker, version_marker;
   for (;;) {
     auto r = request("GET", "ListObjectVersions", bucket);
-    r.query = {{"versions", ""}, {"prefix", prefix}};
+    r.query = {{"versions", ""}, {"prefix", prefix}, {"max-keys", std::to_string(page_size)}};
     if (!key_marker.empty()) r.query.emplace_back("key-marker", key_marker);
     if (!version_marker.empty()) r.query.emplace_back("version-id-marker", version_marker);
     HSM_TRY_ASSIGN(HttpResponse resp, call(r));

@@ -71,12 +71,15 @@ class Client {
   api::Status get_range(const std::string& bucket, const std::string& key, std::uint64_t offset,
                         std::uint8_t* out, std::size_t size, const std::string& version_id = {},
                         const std::string& if_match = {});
-  // Every object under `prefix` (all pages), in key order.
+  // Every object under `prefix` (all pages of up to page_size keys; S3
+  // caps a page at 1,000), in key order.
   api::Result<std::vector<ObjectEntry>> list_objects(const std::string& bucket,
-                                                     const std::string& prefix);
+                                                     const std::string& prefix,
+                                                     int page_size = 1000);
   // Every version and delete marker under `prefix` (all pages).
   api::Result<std::vector<ObjectVersion>> list_object_versions(const std::string& bucket,
-                                                               const std::string& prefix);
+                                                               const std::string& prefix,
+                                                               int page_size = 1000);
   // Deletes one version for good. bypass_governance sends
   // x-amz-bypass-governance-retention (only when the caller asks). A locked
   // version: refused, code "ObjectLocked", the message saying until when.

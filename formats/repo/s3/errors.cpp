@@ -80,6 +80,8 @@ Error s3_error(const HttpRequest& r, const HttpResponse& resp, const S3Config& c
       why = "this host's clock is too far from the server's";
     } else if (code == "ExpiredToken" || code == "InvalidToken") {
       why = "the session token is expired or invalid";
+    } else if (doc.code.empty()) {
+      why = "wrong access key or secret, or no permission (a reply to HEAD gives no reason)";
     } else {
       why = "the credentials are not allowed to do this";
     }

@@ -91,6 +91,7 @@ struct Http::Attempt {
   CURL* curl = nullptr;
   std::size_t sent = 0;
   std::optional<std::size_t> cut_at;
+  std::optional<std::size_t> flip_at;
   bool cut = false;
   bool out_overflow = false;
   bool reply_too_big = false;
@@ -108,6 +109,8 @@ struct Http::Attempt {
     }
     std::size_t k = std::min(size * n, left);
     if (k) std::memcpy(buf, a->request->body + a->sent, k);
+    if (a->flip_at && *a->flip_at >= a->sent && *a->flip_at < a->sent + k)
+      buf[*a->flip_at - a->sent] ^= 1;
     a->sent += k;
     return k;
   }
@@ -201,8 +204,12 @@ Result<HttpResponse> Http::attempt(const HttpRequest& r, const Target& t,
   a.request = &r;
   a.curl = curl;
   retryable = false;
-  if (options_.fault)
-    if (auto f = options_.fault(r, number)) a.cut_at = f->cut_after_body_bytes;
+  if (options_.fault) {
+    if (auto f = options_.fault(r, number)) {
+      a.cut_at = f->cut_after_body_bytes;
+      a.flip_at = f->flip_body_byte;
+    }
+  }
 
   SigningRequest sr;
   sr.method = r.method;

@@ -63,12 +63,17 @@ struct RetryPolicy {
   std::chrono::milliseconds max_backoff{5000};
 };
 
-// The test seam: asked before each attempt. A Fault makes that attempt fail
-// the way a dropped connection does: the body is cut after
-// `cut_after_body_bytes` bytes (the server sees a truncated request) and
-// curl closes the connection; the retry wrapper sees a connection error.
+// The test seam: asked before each attempt, it can make that attempt meet
+// the network's failures for real:
+//   cut_after_body_bytes  the body stops after this many bytes and curl
+//                         drops the connection (the server sees a truncated
+//                         request; the wrapper sees a connection error);
+//   flip_body_byte        this body byte goes out with its low bit flipped,
+//                         after signing (corruption on the wire: the server
+//                         must refuse it).
 struct Fault {
-  std::size_t cut_after_body_bytes = 0;
+  std::optional<std::size_t> cut_after_body_bytes;
+  std::optional<std::size_t> flip_body_byte;
 };
 using FaultHook = std::function<std::optional<Fault>(const HttpRequest&, int attempt)>;
 
