@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +94,12 @@ struct PartitionDesc {
   std::vector<std::string> suites_available;  // CPv4 cipher suites (7.8.0+)
   std::vector<std::string> suites_enabled;
   std::uint64_t object_count = 0;
+  // Content fingerprints of objects the partition already holds, as far as
+  // the caller looked: describe() leaves it empty (the list can be long), and
+  // a caller may keep only those of the objects it asks about. Rule C1 counts
+  // only objects that would be created, so one whose fingerprint is here
+  // takes no room.
+  std::set<std::string> held_fingerprints;
 };
 
 // A partition on a device: what the rules take for a source or a target.
@@ -136,6 +143,10 @@ struct HaGroup {
   std::string name;
   std::vector<Endpoint> members;
   std::vector<bool> standby;
+  // What replication carries to every member: the primary's objects (each
+  // member's held_fingerprints says which it already holds, rule C1). Empty
+  // when the caller did not look; then capacity is not judged.
+  std::vector<ObjectDesc> primary_objects;
 };
 
 // A rule's answer. Refusals are values, not exceptions.

@@ -116,7 +116,10 @@ class LunaDevice final : public api::Device {
 
   Status upgrade(const api::Version& to) override {
     HSM_TRY_ASSIGN(api::DeviceDesc dev, core_->describe());
-    HSM_TRY(rules::check_upgrade(dev, to));
+    HSM_TRY(rules::check_upgrade(dev, to));  // P1, X9 / X6: documented update paths only
+    // A release the table of update paths does not know is allowed; the
+    // audit log keeps the flag.
+    const std::string flag = rules::upgrade_path_flag(dev, to);
     store::Transaction tx(*core_->db);
     HSM_TRY(tx.begin());
     HSM_TRY(core_->set_meta("firmware", to.str()));
@@ -142,13 +145,16 @@ class LunaDevice final : public api::Device {
       }
       HSM_TRY(add_suites(after, pid));
     }
-    HSM_TRY(core_->audit("firmware upgraded from " + dev.firmware.str() + " to " + to.str()));
+    HSM_TRY(core_->audit("firmware upgraded from " + dev.firmware.str() + " to " + to.str() +
+                         (flag.empty() ? std::string()
+                                       : " (rule " + std::string(rules::update_rule(dev.kind)) +
+                                             " flag: " + flag + ")")));
     return tx.commit();
   }
 
   Status enable_fm() override {
     HSM_TRY_ASSIGN(api::DeviceDesc dev, core_->describe());
-    HSM_TRY(rules::check_enable_fm(dev));  // S2, S3
+    HSM_TRY(rules::check_enable_fm(dev));  // S2, S3, X9 (HSM policy 50)
     HSM_TRY_ASSIGN(std::string factory_dir, core_->meta("factory_dir"));
     HSM_TRY_ASSIGN(Factory factory, Factory::load_or_create(factory_dir));
     store::Transaction tx(*core_->db);
@@ -233,7 +239,9 @@ class LunaBackend final : public api::Backend {
     desc.name = req.name;
     desc.kind = profile_.kind;
     desc.firmware = req.firmware;
-    if (req.fm_enabled) HSM_TRY(rules::check_enable_fm(desc));  // S2, S3
+    // A device created with FMs enabled starts with HSM policy 50 at 1 (X9).
+    if (req.fm_enabled) desc.hsm_policies[api::policy::hsm_allow_fm] = 1;
+    if (req.fm_enabled) HSM_TRY(rules::check_enable_fm(desc));  // S2, S3, X9
     HSM_TRY_ASSIGN(Factory factory, Factory::load_or_create(req.factory_dir));
 
     HSM_TRY(write_secret_file(dir / "hardware.key", crypto::random_secret(crypto::kAeadKeyBytes)));
@@ -287,7 +295,8 @@ class LunaBackend final : public api::Backend {
 
   std::vector<api::Verdict> check_ha_group(const api::HaGroup& group,
                                            const api::ClientDesc& client) const override {
-    std::vector<api::Verdict> out = rules::check_ha_group(rules::HaGroupDesc{group.name, group.members}, client);
+    std::vector<api::Verdict> out = rules::check_ha_group(
+        rules::HaGroupDesc{group.name, group.members, &group.primary_objects}, client);
     // rule H4: besides the primary (judged above), a cloud service may only
     // be a standby member while lunacm_cv_ha_ui = 1.
     for (std::size_t i = 1; i < group.members.size(); ++i) {

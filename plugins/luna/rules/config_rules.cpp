@@ -58,13 +58,97 @@ Status check_firmware(DeviceKind kind, const Version& fw) {
   return {};
 }
 
+namespace {
+
+// "7.0.1, 7.0.2 or 7.4.2"; a range reads "7.0.1 through 7.8.2".
+std::string sources_of(const UpdatePath& p) {
+  std::vector<std::string> parts;
+  for (const auto& r : p.from)
+    parts.push_back(r.first == r.last ? r.first.str() : r.first.str() + " through " + r.last.str());
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == parts.size() ? " or " : ", ") + parts[i];
+  return out;
+}
+
+bool accepts(const UpdatePath& p, const Version& from) {
+  return std::any_of(p.from.begin(), p.from.end(),
+                     [&](const VersionRange& r) { return r.contains(from); });
+}
+
+// One update, judged alone: upward, a firmware of the kind, and from a listed
+// source when the table knows the release.
+bool direct_update(DeviceKind kind, const Version& from, const Version& to) {
+  if (to <= from || !check_firmware(kind, to).ok()) return false;
+  const UpdatePath* p = update_path_to(kind, to);
+  return !p || accepts(*p, from);
+}
+
+std::vector<Version> route(DeviceKind kind, const Version& from, const Version& to, int depth) {
+  if (direct_update(kind, from, to)) return {to};
+  const UpdatePath* p = update_path_to(kind, to);
+  if (!p || depth == 0) return {};
+  // The newest listed source above `from` first: fewest and latest steps.
+  for (auto r = p->from.rbegin(); r != p->from.rend(); ++r) {
+    if (r->last <= from) continue;
+    auto head = route(kind, from, r->last, depth - 1);
+    if (head.empty()) continue;
+    head.push_back(to);
+    return head;
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* update_rule(DeviceKind kind) {
+  return kind == DeviceKind::backup_g5 ? "X6" : "X9";
+}
+
+std::vector<Version> upgrade_route(DeviceKind kind, const Version& from, const Version& to) {
+  return route(kind, from, to, static_cast<int>(update_paths().size()));
+}
+
 Status check_upgrade(const DeviceDesc& dev, const Version& to) {
   if (to <= dev.firmware)
     return Error::refused("P1", "CKR_OPERATION_NOT_ALLOWED",
                           dev.name + " is at firmware " + dev.firmware.str() +
                               "; upgrades go upward only (a rollback zeroizes a real HSM)",
                           "give a firmware newer than " + dev.firmware.str());
-  return check_firmware(dev.kind, to);
+  HSM_TRY(check_firmware(dev.kind, to));
+  // rules X9 (Luna 7) and X6 (Backup HSM G5): only the documented update paths.
+  const UpdatePath* path = update_path_to(dev.kind, to);
+  if (!path || accepts(*path, dev.firmware)) return {};
+  const std::string msg = dev.name + " runs firmware " + dev.firmware.str() + ", and " + to.str() +
+                          " is reached only from " + sources_of(*path);
+  const auto steps = upgrade_route(dev.kind, dev.firmware, to);
+  std::string fix;
+  for (std::size_t i = 0; i + 1 < steps.size(); ++i)
+    fix += (i == 0 ? "update " + dev.name + " to " : ", then to ") + steps[i].str() +
+           (i == 0 ? " first" : "");
+  if (!fix.empty()) {
+    fix += ", then to " + to.str();
+  } else {
+    fix = "no documented update path leads from " + dev.firmware.str() + " to " + to.str();
+    std::vector<std::string> instead;
+    for (const auto& p : update_paths())
+      if (p.kind == dev.kind && p.release > dev.firmware && accepts(p, dev.firmware))
+        instead.push_back(p.release.str());
+    for (std::size_t i = 0; i < instead.size(); ++i) fix += (i == 0 ? "; " : " or ") + instead[i];
+    if (!instead.empty())
+      fix += std::string(instead.size() == 1 ? " accepts" : " accept") + " an update from " +
+             dev.firmware.str();
+  }
+  return Error::refused(path->rule, "CKR_OPERATION_NOT_ALLOWED", msg, fix);
+}
+
+std::string upgrade_path_flag(const DeviceDesc& dev, const Version& to) {
+  if (update_path_to(dev.kind, to)) return {};
+  // Not a refusal: the documents give no path for this release either way.
+  return "the table of documented update paths has no entry for " +
+         std::string(api::to_string(dev.kind)) + " firmware " + to.str() + ", so the update of " +
+         dev.name + " from " + dev.firmware.str() +
+         " is allowed unchecked; confirm the path in the release notes of " + to.str();
 }
 
 Status check_enable_fm(const DeviceDesc& dev) {
@@ -88,6 +172,13 @@ Status check_enable_fm(const DeviceDesc& dev) {
                               "; Functionality Modules need 7.4.0 or newer",
                           dev.kind == DeviceKind::luna6 ? "use a Luna 7 at 7.4.0 or newer"
                                                         : "upgrade " + dev.name + " to 7.4.0 or newer first");
+  // rule X9: FMs also need HSM policy 50 (allow Functionality Modules) set to
+  // 1; a device starts with it at 0.
+  if (policy_value(dev.hsm_policies, api::policy::hsm_allow_fm, 0) != 1)
+    return Error::refused("X9", "CKR_OPERATION_NOT_ALLOWED",
+                          "HSM policy 50 (allow Functionality Modules) is 0 on " + dev.name +
+                              "; enabling FMs needs it at 1",
+                          "run `hsm-migrate device policy " + dev.name + " --set 50=1` first");
   return {};
 }
 
@@ -326,6 +417,34 @@ Status check_capacity(const DeviceDesc& dev, const PartitionDesc& part, std::uin
                               " objects; adding " + std::to_string(adding) + " would pass its limit of " +
                               std::to_string(*p.max_objects),
                           "delete objects or use another cloud service");
+  return {};
+}
+
+CapacityCount::CapacityCount(const DeviceDesc& dev, const PartitionDesc& part)
+    : where_(dev.name + "/" + part.name),
+      limit_(profile(dev.kind).max_objects),
+      holds_(part.object_count),
+      held_(&part.held_fingerprints) {}
+
+bool CapacityCount::present(const api::ObjectDesc& o) const {
+  return !o.fingerprint.empty() && (held_->count(o.fingerprint) || seen_.count(o.fingerprint));
+}
+
+Status CapacityCount::take(const api::ObjectDesc& o) {
+  // rule C1: only an object that would be created takes room.
+  if (present(o)) {
+    ++already_;
+    return {};
+  }
+  if (limit_ && holds_ + created_ >= *limit_)
+    return Error::refused(
+        "C1", "CKR_MAX_OBJECT_COUNT_EXCEEDED",
+        where_ + " would hold more than " + std::to_string(*limit_) + " objects with \"" + o.label +
+            "\" (it holds " + std::to_string(holds_) + ", " + std::to_string(created_) +
+            " would be created before it; objects already present are not counted)",
+        "send fewer objects, delete objects on " + where_ + ", or use another cloud service");
+  ++created_;
+  if (!o.fingerprint.empty()) seen_.insert(o.fingerprint);
   return {};
 }
 

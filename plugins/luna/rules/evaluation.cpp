@@ -1,7 +1,7 @@
 #include "plugins/luna/rules/evaluation.hpp"
 
 #include "plugins/luna/rules/clone_rules.hpp"
-#include "plugins/luna/rules/kind_profile.hpp"
+#include "plugins/luna/rules/config_rules.hpp"
 
 namespace hsm::luna::rules {
 
@@ -12,24 +12,20 @@ api::Evaluation evaluate_clone(const api::Endpoint& src, const api::Endpoint& ds
   ev.pair = evaluate_pair(src, dst, client);
   ev.batch_limit = max_batch(src, dst);  // rule C2
   ev.objects.reserve(objects.size());
-  const auto limit = profile(dst.device.kind).max_objects;
-  std::uint64_t fits = limit ? (*limit > dst.partition.object_count ? *limit - dst.partition.object_count : 0)
-                             : UINT64_MAX;
+  // rule C1: counts only what would be created; an object the target already
+  // holds (dst.partition.held_fingerprints) is not created again.
+  CapacityCount room(dst.device, dst.partition);
   for (const auto& o : objects) {
     if (!ev.pair.allowed) {
       ev.objects.push_back(ev.pair);
       continue;
     }
     api::Verdict v = evaluate_object(src, dst, o, *ev.pair.protocol, client);
-    if (v.allowed && fits == 0) {
-      // rule C1: the target service is full.
-      v = api::Verdict{false, ev.pair.protocol, "C1", "CKR_MAX_OBJECT_COUNT_EXCEEDED",
-                       dst.address() + " would hold more than " + std::to_string(*limit) +
-                           " objects with \"" + o.label + "\"",
-                       "clone fewer objects, or delete objects on " + dst.address()};
-    } else if (v.allowed && fits != UINT64_MAX) {
-      --fits;
-    }
+    if (v.allowed)
+      if (auto full = room.take(o); !full.ok()) {
+        const api::Error& e = full.error();
+        v = api::Verdict{false, ev.pair.protocol, e.rule, e.code, e.message, e.fix, {}, false};
+      }
     ev.objects.push_back(std::move(v));
   }
   return ev;

@@ -1,7 +1,8 @@
 // A whole clone judged by the rules: pair (clone_rules evaluate_pair), each
-// object (evaluate_object), then the target's capacity (C1) and the batch
-// size (C2). The one function behind Backend::evaluate, `check`, `clone`
-// and `plan check`.
+// object (evaluate_object), then the target's capacity (C1, counting only
+// objects that would be created: see CapacityCount and
+// PartitionDesc::held_fingerprints) and the batch size (C2). The one
+// function behind Backend::evaluate, `check`, `clone` and `plan check`.
 #pragma once
 
 #include <vector>

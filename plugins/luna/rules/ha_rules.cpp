@@ -5,6 +5,7 @@
 #include <set>
 
 #include "plugins/luna/rules/clone_rules.hpp"
+#include "plugins/luna/rules/config_rules.hpp"
 #include "plugins/luna/rules/kind_profile.hpp"
 
 namespace hsm::luna::rules {
@@ -249,6 +250,25 @@ std::vector<Verdict> check_ha_group(const HaGroupDesc& g, const ClientDesc& clie
       v.protocol = fwd.protocol;
       out.push_back(std::move(v));
       continue;
+    }
+    // rule C1: replication creates on the member only what it lacks.
+    if (g.primary_objects && !g.primary_objects->empty()) {
+      CapacityCount room(e.device, e.partition);
+      std::size_t refused = 0;
+      std::string first;
+      for (const auto& o : *g.primary_objects)
+        if (auto r = room.take(o); !r.ok() && refused++ == 0) first = r.error().message;
+      if (refused) {
+        Verdict v = refuse(
+            "C1", "CKR_MAX_OBJECT_COUNT_EXCEEDED",
+            "the primary " + primary.address() + " of " + group_name(g) + " holds " +
+                std::to_string(g.primary_objects->size()) + " objects; " + e.address() + " lacks " +
+                std::to_string(room.created() + refused) + " of them and " +
+                std::to_string(refused) + " would not fit: " + first,
+            "delete objects on " + primary.address() + ", or use a member that can hold them all");
+        v.protocol = fwd.protocol;
+        out.push_back(std::move(v));
+      }
     }
     Verdict back = evaluate_pair(e, primary, client);
     if (!back.allowed) {

@@ -52,6 +52,33 @@ std::optional<Version> first_firmware_for(KeyType type, DeviceKind kind) {
   return std::nullopt;
 }
 
+const std::vector<UpdatePath>& update_paths() {
+  auto one = [](Version v) { return VersionRange{v, v}; };
+  static const std::vector<UpdatePath> kPaths{
+      // rule X9: "Valid paths to 7.7.0: from 7.0.1 through 7.4.2" -- the
+      // releases of that span (there is no 7.5 or 7.6).
+      {DeviceKind::luna7,
+       {7, 7, 0},
+       {one({7, 0, 1}), one({7, 0, 2}), one({7, 0, 3}), one({7, 1, 0}), one({7, 2, 0}),
+        one({7, 3, 0}), one({7, 3, 3}), one({7, 4, 0}), one({7, 4, 1}), one({7, 4, 2})},
+       "X9"},
+      // rule X9: 7.8.4 accepts an update from any firmware 7.0.1 through 7.8.2.
+      {DeviceKind::luna7, {7, 8, 4}, {{{7, 0, 1}, {7, 8, 2}}}, "X9"},
+      // rule X6: the Backup HSM G5 reaches 6.28.0 from 6.10.9, 6.26.0 or 6.27.0.
+      {DeviceKind::backup_g5,
+       {6, 28, 0},
+       {one({6, 10, 9}), one({6, 26, 0}), one({6, 27, 0})},
+       "X6"},
+  };
+  return kPaths;
+}
+
+const UpdatePath* update_path_to(DeviceKind kind, const Version& release) {
+  for (const auto& p : update_paths())
+    if (p.kind == kind && p.release == release) return &p;
+  return nullptr;
+}
+
 const std::vector<std::string>& cpv4_suites() {
   static const std::vector<std::string> kSuites{"aes-256-gcm", "chacha20-poly1305"};
   return kSuites;

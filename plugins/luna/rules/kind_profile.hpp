@@ -32,6 +32,27 @@ const KindProfile& profile(api::DeviceKind kind);
 // key type; nullopt = never. The one home of the key-type table.
 std::optional<api::Version> first_firmware_for(api::KeyType type, api::DeviceKind kind);
 
+// rules X9 (Luna 7) and X6 (Backup HSM G5): the documented firmware update
+// paths, the one table of them. An entry names a release and the firmware it
+// accepts an update from, as inclusive ranges (a listed version is a range of
+// one). A release without an entry is one the table does not know: the
+// update is allowed and flagged (config_rules: check_upgrade,
+// upgrade_path_flag; man/hsm-migrate.1, `device upgrade`).
+struct VersionRange {
+  api::Version first;
+  api::Version last;
+  bool contains(const api::Version& v) const { return first <= v && v <= last; }
+};
+struct UpdatePath {
+  api::DeviceKind kind;
+  api::Version release;
+  std::vector<VersionRange> from;  // ascending
+  const char* rule;                // "X9" (Luna 7) or "X6" (Backup HSM G5)
+};
+const std::vector<UpdatePath>& update_paths();
+// The entry for `release` on `kind`, or null when the table does not know it.
+const UpdatePath* update_path_to(api::DeviceKind kind, const api::Version& release);
+
 // CPv4 cipher suites known to firmware 7.8.0+ and cloud services (U2).
 const std::vector<std::string>& cpv4_suites();
 

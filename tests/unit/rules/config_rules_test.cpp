@@ -59,11 +59,33 @@ TEST(RuleP1, UpgradesGoUpwardOnly) {
 }
 
 TEST(RuleS2, FmNeedsFirmware740) {
-  expect_refused(check_enable_fm(device(DeviceKind::luna7, {7, 3, 0})), "S2");
-  EXPECT_TRUE(check_enable_fm(device(DeviceKind::luna7, {7, 4, 0})).ok());
+  auto old = device(DeviceKind::luna7, {7, 3, 0});
+  old.hsm_policies[api::policy::hsm_allow_fm] = 1;
+  expect_refused(check_enable_fm(old), "S2");  // S2 first: policy 50 cannot help below 7.4.0
+  auto d = device(DeviceKind::luna7, {7, 4, 0});
+  d.hsm_policies[api::policy::hsm_allow_fm] = 1;
+  EXPECT_TRUE(check_enable_fm(d).ok());
+}
+
+// rule X9: enabling FMs needs HSM policy 50 (allow Functionality Modules) = 1.
+TEST(RuleX9, FmWithPolicy50Allowed) {
+  auto d = device(DeviceKind::luna7, {7, 8, 0});
+  d.hsm_policies[api::policy::hsm_allow_fm] = 1;
+  EXPECT_TRUE(check_enable_fm(d).ok());
+}
+TEST(RuleX9, FmWithPolicy50OffRefusedNamingThePolicyAndTheFix) {
+  auto d = device(DeviceKind::luna7, {7, 8, 0});
+  d.hsm_policies[api::policy::hsm_allow_fm] = 0;
+  auto s = check_enable_fm(d);
+  expect_refused(s, "X9");
+  EXPECT_NE(s.error().message.find("HSM policy 50"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().fix.find("device policy hsm --set 50=1"), std::string::npos) << s.error().fix;
+  // A device that never set policy 50 has it at 0, as a new device starts.
+  expect_refused(check_enable_fm(device(DeviceKind::luna7, {7, 8, 0})), "X9");
 }
 TEST(RuleS2, FmEnableIsOneWayAndOnce) {
   auto d = device(DeviceKind::luna7, {7, 8, 0});
+  d.hsm_policies[api::policy::hsm_allow_fm] = 1;
   d.fm = api::FmState::enabled;
   expect_refused(check_enable_fm(d), "S2");
 }
