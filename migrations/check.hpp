@@ -32,6 +32,10 @@ struct Problem {
   bool warning = false;
   int caused_by = 0;  // an earlier step whose change makes this step fail (0 = none found)
   std::string cause;  // what that step did ("upgrade hsm-a to 7.7.0")
+  // Steps that, run just before this one, would fix it (X9: HSM policy 50
+  // before enabling FMs; X9/X6: the intermediate releases of an update
+  // path). `plan order` inserts them; the fix says so in words.
+  std::vector<Step> insert_before;
 };
 
 struct PartitionState {
