@@ -8,6 +8,7 @@
 
 #include "formats/repo/s3/errors.hpp"
 #include "formats/repo/s3/http.hpp"
+#include "scripted_server.hpp"
 #include "test_util.hpp"
 
 namespace hsm::repo::s3 {
@@ -91,6 +92,75 @@ TEST(S3Http, ConnectionErrorsAreRetriedWithBackoffThenReported) {
   EXPECT_NE(seen[1].find("attempt 3 of 3"), std::string::npos) << seen[1];
   // backoff: at least half of 20 ms, then half of 40 ms
   EXPECT_GE(elapsed, std::chrono::milliseconds(30));
+}
+
+HttpOptions quick(int attempts) {
+  HttpOptions o;
+  o.retry.max_attempts = attempts;
+  o.retry.first_backoff = std::chrono::milliseconds(5);
+  return o;
+}
+
+TEST(S3Http, ServerErrorsAreRetriedUntilASuccess) {
+  test::ScriptedServer server(
+      {{503, "Slow Down", "<Error><Code>SlowDown</Code></Error>"},
+       {500, "Internal Server Error", "<Error><Code>InternalError</Code></Error>"},
+       {200, "OK", "<ListBucketResult/>"}});
+  auto http = Http::create(config_for(server.url(), Addressing::path), quick(5));
+  ASSERT_TRUE(http.ok());
+  auto r = (*http)->send(get("bkt", "k"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->attempts, 3);
+  EXPECT_EQ((*http)->stats().retries, 2u);
+  ASSERT_EQ((*http)->stats().retry_log.size(), 2u);
+  EXPECT_NE((*http)->stats().retry_log[0].find("HTTP 503 SlowDown"), std::string::npos);
+  EXPECT_EQ(server.requests().size(), 3u);
+}
+
+TEST(S3Http, AnErrorInsideA200IsRetriedLikeA5xx) {
+  // CompleteMultipartUpload may fail after its 200 status line
+  test::ScriptedServer server({{200, "OK", "<Error><Code>InternalError</Code></Error>"},
+                               {200, "OK", "<CompleteMultipartUploadResult/>"}});
+  auto http = Http::create(config_for(server.url(), Addressing::path), quick(5));
+  ASSERT_TRUE(http.ok());
+  auto r = (*http)->send(get("bkt", "k"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(r->body, "<CompleteMultipartUploadResult/>");
+}
+
+TEST(S3Http, ClientErrorsAreNotRetriedAndServerErrorsStopAtTheLimit) {
+  test::ScriptedServer forbidden({{403, "Forbidden", "<Error><Code>AccessDenied</Code></Error>"}});
+  auto http = Http::create(config_for(forbidden.url(), Addressing::path), quick(5));
+  ASSERT_TRUE(http.ok());
+  auto r = (*http)->send(get("bkt", "k"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->attempts, 1);
+
+  test::ScriptedServer down(
+      {{503, "Unavailable", ""}, {503, "Unavailable", ""}, {503, "Unavailable", ""}});
+  auto http2 = Http::create(config_for(down.url(), Addressing::path), quick(3));
+  ASSERT_TRUE(http2.ok());
+  auto r2 = (*http2)->send(get("bkt", "k"));
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->status, 503);
+  EXPECT_EQ(r2->attempts, 3);
+  auto e = s3_error(get("bkt", "k"), *r2, (*http2)->config());
+  EXPECT_EQ(e.kind, api::ErrorKind::other);
+  EXPECT_NE(e.message.find("after 3 attempts"), std::string::npos) << e.message;
+}
+
+TEST(S3Http, TheSignedRequestLineCarriesTheEncodedKey) {
+  test::ScriptedServer server({{200, "OK", ""}});
+  auto http = Http::create(config_for(server.url(), Addressing::path), quick(1));
+  ASSERT_TRUE(http.ok());
+  auto req = get("bkt", "dir/a b&c");
+  req.query = {{"versionId", "v 1"}};
+  ASSERT_TRUE((*http)->send(req).ok());
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0], "GET /bkt/dir/a%20b%26c?versionId=v%201 HTTP/1.1");
 }
 
 HttpResponse response(long status, const std::string& body, int attempts = 1) {
