@@ -174,4 +174,39 @@ Result<CK_OBJECT_HANDLE> unwrap_key(Session& s, CK_OBJECT_HANDLE wrapping_key,
   return r2.ok() ? r2 : r;
 }
 
+Status probe_transport(Session& s, const KeyKind& kind) {
+  std::vector<CK_OBJECT_HANDLE> made;
+  auto run = [&]() -> Status {
+    KeySpec spec;
+    spec.label = {'h', 's', 'm', '-', 'p', 'r', 'o', 'b', 'e'};
+    spec.token = false;
+    spec.extractable = true;
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    if (kind.algorithm == Algorithm::aes) {
+      HSM_TRY_ASSIGN(key, generate_secret_key(s, kind, spec));
+      made.push_back(key);
+    } else {
+      HSM_TRY_ASSIGN(KeyPair kp, generate_key_pair(s, kind, spec));
+      made.push_back(kp.public_key);
+      made.push_back(key = kp.private_key);
+    }
+    HSM_TRY_ASSIGN(CK_OBJECT_HANDLE ak, generate_archive_key(s));
+    made.push_back(ak);
+    HSM_TRY_ASSIGN(ObjectInfo info, read_object(s, key));
+    HSM_TRY_ASSIGN(api::Bytes blob, wrap_key(s, ak, key));
+    HSM_TRY_ASSIGN(CK_OBJECT_HANDLE back, unwrap_key(s, ak, blob, info, false));
+    made.push_back(back);
+    return {};
+  };
+  Status st = run();
+  for (CK_OBJECT_HANDLE h : made) (void)s.fn()->C_DestroyObject(s.handle(), h);
+  if (!st.ok()) {
+    Error e = st.error();
+    e.message =
+        "moving a key of this kind is not possible on " + s.token().name() + ": " + e.message;
+    return e;
+  }
+  return {};
+}
+
 }  // namespace hsm::p11

@@ -14,6 +14,7 @@
 
 #include "plugins/api/status.hpp"
 #include "plugins/api/types.hpp"
+#include "plugins/pkcs11/token/keys.hpp"
 #include "plugins/pkcs11/token/objects.hpp"
 #include "plugins/pkcs11/token/session.hpp"
 #include "plugins/pkcs11/token/template.hpp"
@@ -64,5 +65,13 @@ api::Result<CK_OBJECT_HANDLE> unwrap_with_template(Session& s, CK_OBJECT_HANDLE 
 api::Result<CK_OBJECT_HANDLE> unwrap_key(Session& s, CK_OBJECT_HANDLE wrapping_key,
                                          std::span<const std::uint8_t> blob,
                                          const ObjectInfo& carried, bool token_object = true);
+
+// T3, by trying: whether this token can move a key of this kind both ways
+// under KWP. Makes an extractable session key of the kind and a session
+// archive key, wraps and unwraps (as a session object), and destroys all
+// three. Mechanism lists over-promise: SoftHSM 2.6.1 lists everything an
+// Ed25519 transport needs and refuses it (CKR_KEY_NOT_WRAPPABLE). The error
+// names the step and keeps the token's CKR code; nothing stays on the token.
+api::Status probe_transport(Session& s, const KeyKind& kind);
 
 }  // namespace hsm::p11

@@ -445,5 +445,31 @@ TEST_F(TransportTest, QuirksAreLearnedByTrying) {
   EXPECT_EQ(small_first.size(), blob.size());
 }
 
+TEST_F(TransportTest, T3_ProbeByTryingNotByTheMechanismList) {
+  make_token("A");
+  Session a = user_session("A");
+  auto count_all = [&] {
+    auto all = find_objects(a, ObjectFilter{});
+    return all.ok() ? all->size() : 0;
+  };
+  const std::size_t before = count_all();
+  for (const char* k : {"aes-128", "aes-256", "ec-p256"})
+    P11_ASSERT_OK(probe_transport(a, kind(k)));
+  // Ed25519: every mechanism a transport needs is listed...
+  P11_ASSIGN(auto mechs, a.token().mechanisms());
+  for (CK_MECHANISM_TYPE needed : {CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, CKM_AES_KEY_WRAP_PAD})
+    EXPECT_TRUE(std::any_of(mechs.begin(), mechs.end(), [&](const MechanismInfo& m) {
+      return m.type == needed;
+    })) << needed;
+  // ...and the token refuses it.
+  auto ed = probe_transport(a, kind("ed25519"));
+  ASSERT_FALSE(ed.ok());
+  EXPECT_EQ(ed.error().code, "CKR_KEY_NOT_WRAPPABLE");
+  EXPECT_TRUE(token_refused(ed.error()));
+  EXPECT_NE(ed.error().message.find("not possible on token 'A'"), std::string::npos)
+      << ed.error().message;
+  EXPECT_EQ(count_all(), before) << "a probe leaves nothing behind";
+}
+
 }  // namespace
 }  // namespace hsm::p11::test
