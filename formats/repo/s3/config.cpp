@@ -277,6 +277,12 @@ Result<S3Config> load_config(const ConfigOptions& options, const EnvLookup& env)
     }
   }
 
+  if (const char* ca = nonempty(env, "AWS_CA_BUNDLE")) {
+    c.ca_bundle = ca;
+  } else {
+    c.ca_bundle = from_config("ca_bundle");
+  }
+
   HSM_TRY(credentials_from(options, env, c.credentials));
   return c;
 }

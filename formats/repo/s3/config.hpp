@@ -17,6 +17,7 @@
 //               (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials),
 //               which must not be accessible to group or others (fix:
 //               chmod 600).
+//   CA bundle   AWS_CA_BUNDLE > `ca_bundle` of the profile > the system's
 //   config file AWS_CONFIG_FILE, default ~/.aws/config ([default],
 //               [profile NAME]); optional.
 //
@@ -56,6 +57,7 @@ struct S3Config {
   std::string endpoint_source;  // "--s3-endpoint", "AWS_ENDPOINT_URL", ...
   std::string region;
   Addressing addressing = Addressing::path;
+  std::string ca_bundle;  // a PEM file of CAs for https; empty: the system's
   Credentials credentials;
 };
 

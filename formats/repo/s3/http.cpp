@@ -239,8 +239,7 @@ Result<HttpResponse> Http::attempt(const HttpRequest& r, const Target& t,
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-  if (!options_.ca_bundle.empty())
-    curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  if (!config_.ca_bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_bundle.c_str());
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &Attempt::header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &a);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Attempt::write);

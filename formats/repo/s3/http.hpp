@@ -83,8 +83,7 @@ struct HttpOptions {
   // A transfer slower than 1 byte/s for this long is a timeout (no total
   // timeout: a large part on a slow link is not an error).
   std::chrono::seconds stall_timeout{60};
-  std::string ca_bundle;  // empty: the system's; else a PEM file (AWS_CA_BUNDLE)
-  FaultHook fault;        // tests only
+  FaultHook fault;  // tests only
   // Called before each retry with one line: what failed and the next attempt.
   std::function<void(const std::string&)> on_retry;
 };

@@ -66,12 +66,14 @@ TEST_F(S3Config, EndpointRegionAndTokenFromTheEnvironment) {
   env_.vars["AWS_REGION"] = "eu-west-3";
   env_.vars["AWS_DEFAULT_REGION"] = "ignored-when-AWS_REGION-is-set";
   env_.vars["AWS_ENDPOINT_URL"] = "http://127.0.0.1:7480/";
+  env_.vars["AWS_CA_BUNDLE"] = "/etc/ssl/private-ca.pem";
   auto c = load();
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->region, "eu-west-3");
   EXPECT_EQ(c->endpoint.scheme, "http");
   EXPECT_EQ(c->endpoint.host, "127.0.0.1:7480");
   EXPECT_EQ(c->endpoint_source, "AWS_ENDPOINT_URL");
+  EXPECT_EQ(c->ca_bundle, "/etc/ssl/private-ca.pem");
   EXPECT_EQ(c->addressing, Addressing::path);  // a custom endpoint: path style
   EXPECT_EQ(std::string(c->credentials.session_token.begin(), c->credentials.session_token.end()),
             "tok");
@@ -123,6 +125,7 @@ TEST_F(S3Config, SharedCredentialsFileAndProfile) {
   EXPECT_EQ(b->region, "ap-south-1");
   EXPECT_EQ(b->endpoint.url(), "http://rgw.internal:8080");
   EXPECT_EQ(b->addressing, Addressing::virtual_host);  // nested s3.addressing_style
+  EXPECT_EQ(b->ca_bundle, "");
   EXPECT_NE(
       b->credentials.source.find("profile 'backup' in " + (dir_ / ".aws/credentials").string()),
       std::string::npos);
