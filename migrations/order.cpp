@@ -17,7 +17,12 @@
 //    step K", see Problem::caused_by) adds the constraint "K after the
 //    refused step", and the pass starts again. Each constraint is learned
 //    once, so there are at most a few dozen passes.
-// 4. If nothing can be learned and the dead end is a clone refused for its
+// 4. If nothing can be learned and a refused step's problem names steps
+//    that would fix it (Problem::insert_before: HSM policy 50 before
+//    enable-fm, rule X9; the intermediate releases of a firmware update
+//    path, rules X9/X6), they are inserted just before it and the pass
+//    starts again; an insertion that does not make the step pass is undone.
+//    Otherwise, if the dead end is a clone refused for its
 //    protocol (P4, P5, P7, P8: e.g. a CPv1-only source and a FIPS target
 //    that cannot turn policy 42 on), the clone is replaced by `backup` to a
 //    Backup HSM G5 partition of the plan and `restore` from it (the G5
@@ -199,7 +204,7 @@ bool protocol_rule(const std::string& r) { return r == "P4" || r == "P5" || r ==
 
 std::string name_of(const Plan& work, const std::vector<int>& origin, std::size_t i) {
   if (i >= work.steps.size()) return "the end of the plan";
-  return "step " + (origin[i] ? std::to_string(origin[i]) : std::string("(route)")) + " (" +
+  return "step " + (origin[i] ? std::to_string(origin[i]) : std::string("(added)")) + " (" +
          describe(work.steps[i]) + ")";
 }
 
@@ -236,9 +241,10 @@ OrderResult order_plan(const Plan& plan, const FleetState& initial) {
   Pass pass;
   std::vector<std::string> last_dead;  // the refusals of the last dead end, as notes
   struct Route {
-    Plan plan;
+    Plan plan;  // the plan before the change, to undo it
     std::vector<int> origin;
-    std::size_t at;
+    std::size_t at;    // first step of the change
+    std::size_t span;  // steps after `at` whose refusal undoes it
     std::string note;
   };
   std::optional<Route> pending;  // a route tried in the last pass, kept if its steps pass
@@ -264,7 +270,8 @@ OrderResult order_plan(const Plan& plan, const FleetState& initial) {
     if (pending) {
       bool route_refused = false;
       for (const auto& r : pass.refused)
-        route_refused = route_refused || r.index == pending->at || r.index == pending->at + 1;
+        route_refused =
+            route_refused || (r.index >= pending->at && r.index <= pending->at + pending->span);
       if (route_refused && !pass.ok) {
         work = std::move(pending->plan);  // undo the route
         origin = std::move(pending->origin);
@@ -290,7 +297,28 @@ OrderResult order_plan(const Plan& plan, const FleetState& initial) {
     }
     if (learned_now) continue;
 
-    // Step 4: route a protocol-refused clone through a Backup HSM G5.
+    // Step 4: insert the steps a refusal names as its fix.
+    bool inserted = false;
+    for (const auto& r : pass.refused) {
+      if (r.index >= work.steps.size() || r.problem.insert_before.empty()) continue;
+      std::string what;
+      for (const auto& st : r.problem.insert_before)
+        what += (what.empty() ? "" : ", then ") + describe(st);
+      if (!tried_routes.insert({origin[r.index], "insert:" + what}).second) continue;
+      Route saved{work, origin, r.index, r.problem.insert_before.size(), ""};
+      saved.note = name_of(work, origin, r.index) + " is refused (rule " + r.problem.rule + ": " +
+                   r.problem.message + "); plan order inserts before it: " + what;
+      const auto at = static_cast<std::ptrdiff_t>(r.index);
+      work.steps.insert(work.steps.begin() + at, r.problem.insert_before.begin(),
+                        r.problem.insert_before.end());
+      origin.insert(origin.begin() + at, r.problem.insert_before.size(), 0);
+      pending = std::move(saved);
+      inserted = true;
+      break;
+    }
+    if (inserted) continue;
+
+    // Step 5: route a protocol-refused clone through a Backup HSM G5.
     bool rewrote = false;
     for (const auto& r : pass.refused) {
       if (r.index >= work.steps.size() || !protocol_rule(r.problem.rule)) continue;
@@ -299,7 +327,7 @@ OrderResult order_plan(const Plan& plan, const FleetState& initial) {
       for (const Address& bk : backup_partitions(work)) {
         if (bk == c->from || bk == c->to) continue;
         if (!tried_routes.insert({origin[r.index], bk.str()}).second) continue;
-        Route saved{work, origin, r.index, ""};
+        Route saved{work, origin, r.index, 1, ""};
         Step b, rs;
         BackupStep bs;
         bs.from = c->from;
@@ -334,7 +362,8 @@ OrderResult order_plan(const Plan& plan, const FleetState& initial) {
     res.notes = notes;
     std::string placed;
     for (std::size_t i : pass.order)
-      placed += (placed.empty() ? "" : ", ") + (origin[i] ? std::to_string(origin[i]) : std::string("(route)"));
+      placed += (placed.empty() ? "" : ", ") +
+                (origin[i] ? std::to_string(origin[i]) : std::string("(added)"));
     if (pass.refused.empty()) {
       res.notes.push_back("no safe order found within the search bound (" + std::to_string(kMaxTries) +
                           " simulated steps)" + (last_dead.empty() ? "" : "; the last dead end:"));

@@ -14,8 +14,9 @@ struct OrderResult {
   bool changed = false;  // the plan differs from the one given
   Plan plan;           // the reordered plan (when !ok: the original)
   std::string toml;    // plan_to_toml(plan) when ok
-  // New position -> original 1-based step number (0 = a step added by a
-  // Backup HSM route).
+  // New position -> original 1-based step number (0 = a step plan order
+  // added: a Backup HSM route, or a step a refusal named, such as HSM
+  // policy 50 before enable-fm).
   std::vector<int> order;
   // What moved and why; when !ok, why no order works.
   std::vector<std::string> notes;
@@ -23,7 +24,9 @@ struct OrderResult {
 };
 
 // Upgrade and policy steps may move; every other step keeps its relative
-// order, and steps acting on the same device keep theirs. A clone that no
+// order, and steps acting on the same device keep theirs. A step a refusal
+// names as its fix (Problem::insert_before: HSM policy 50 before enable-fm,
+// X9; an intermediate firmware release, X9/X6) is inserted before it. A clone that no
 // order makes pass because the target cannot take the source's protocol
 // (a FIPS target, a CPv1 source) is routed through a Backup HSM G5 partition
 // of the plan when one works (backup, then restore). See order.cpp for the
