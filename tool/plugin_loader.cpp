@@ -23,9 +23,28 @@ std::vector<fs::path> PluginLoader::search_path(const std::string& flag) {
     }
     return out;
   }
-  fs::path exe = boost::dll::program_location().string();
-  out.push_back(exe.parent_path().parent_path() / "lib" / "hsm-migrate" / "plugins");
-  return out;
+  return default_dirs(fs::path(boost::dll::program_location().string()).parent_path());
+}
+
+std::vector<fs::path> PluginLoader::default_dirs(const fs::path& bin_dir) {
+  // The installed layout first (GNUInstallDirs: <prefix>/bin and
+  // <prefix>/<libdir>/hsm-migrate/plugins, libdir lib or lib/<multiarch>),
+  // then the build tree's <build>/bin and <build>/lib/hsm-migrate/plugins.
+  std::vector<fs::path> candidates;
+#ifdef HSM_MIGRATE_PLUGIN_DIR_FROM_BIN
+  candidates.push_back((bin_dir / HSM_MIGRATE_PLUGIN_DIR_FROM_BIN).lexically_normal());
+#endif
+  const fs::path build_tree =
+      (bin_dir / ".." / "lib" / "hsm-migrate" / "plugins").lexically_normal();
+  if (std::find(candidates.begin(), candidates.end(), build_tree) == candidates.end())
+    candidates.push_back(build_tree);
+  // The first folder that exists is the one: searching both would load each
+  // plugin twice when they are the same, and report a missing folder when
+  // the other layout is simply not this one. None exists: name them all.
+  std::error_code ec;
+  for (const auto& c : candidates)
+    if (fs::is_directory(c, ec)) return {c};
+  return candidates;
 }
 
 void PluginLoader::load_from(const std::vector<fs::path>& dirs) {

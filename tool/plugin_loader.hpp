@@ -30,8 +30,14 @@ struct RefusedPlugin {
 class PluginLoader {
  public:
   // Folders to search, in order: --plugin-dir, else HSM_MIGRATE_PLUGIN_PATH
-  // (colon-separated), else <executable>/../lib/hsm-migrate/plugins.
+  // (colon-separated), else default_dirs(the executable's folder).
   static std::vector<std::filesystem::path> search_path(const std::string& plugin_dir_flag);
+  // With no flag and no variable: the plugin folder relative to the folder
+  // of the executable, in an install (<bin>/<HSM_MIGRATE_PLUGIN_DIR_FROM_BIN>,
+  // set by the build from GNUInstallDirs) or in the build tree
+  // (<bin>/../lib/hsm-migrate/plugins) -- the first that exists, else all
+  // of them, so the "does not exist" refusals name every place looked in.
+  static std::vector<std::filesystem::path> default_dirs(const std::filesystem::path& bin_dir);
 
   void load_from(const std::vector<std::filesystem::path>& dirs);
   const std::vector<LoadedPlugin>& loaded() const { return loaded_; }
