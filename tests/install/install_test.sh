@@ -234,7 +234,13 @@ if [ "${HSM_MIGRATE_TEST_DEB:-0}" = 1 ]; then
   done
   files=$(json_get '" ".join(p["file"] for p in d["loaded"])' <"$work/usr-plugins.json")
   for f in $files; do [[ "$f" == /usr/lib/* ]] || fail "the packaged binary loaded $f"; done
-  man -w hsm-migrate | grep '^/usr/share/man/man1/hsm-migrate.1.gz$' >/dev/null || fail "man hsm-migrate after dpkg -i"
+  # A slim image's dpkg may be told to drop every man page (path-exclude):
+  # then there is nothing to find, and the test says so.
+  if grep -qs '^path-exclude=*/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then
+    echo "   note: dpkg here excludes /usr/share/man (path-exclude); man pages checked from the prefix only"
+  else
+    man -w hsm-migrate | grep '^/usr/share/man/man1/hsm-migrate.1.gz$' >/dev/null || fail "man hsm-migrate after dpkg -i"
+  fi
   HSM_MIGRATE_HOME=$work/usr-fleet hsm-migrate plan check nightly-backup >/dev/null ||
     fail "the packaged binary does not find its built-in plans"
   step "dpkg --purge hsm-migrate"
