@@ -1,5 +1,7 @@
 #include "formats/archive_codec.hpp"
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -8,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string_view>
 
 namespace hsm::formats::detail {
 
@@ -144,10 +147,18 @@ class BodyReader {
 }  // namespace
 
 Status validate_header(const ArchiveHeader& h, ErrorKind kind) {
-  if (h.format_version != kFormatVersion)
+  if (h.format_version < kOldestFormatVersion || h.format_version > kFormatVersion)
     return make_error(kind, "archive header: format version " + std::to_string(h.format_version) +
-                                " cannot be written by this hsm-migrate (it writes version " +
-                                std::to_string(kFormatVersion) + ")");
+                                " is not one this hsm-migrate knows (" + std::to_string(kOldestFormatVersion) +
+                                " to " + std::to_string(kFormatVersion) + ")");
+  if (h.format_version >= 2) {
+    if (h.scope != ArchiveScope::complete && h.scope != ArchiveScope::subset)
+      return make_error(kind, "archive header: scope " + std::to_string(static_cast<int>(h.scope)) +
+                                  " is neither complete (1) nor subset (2)");
+    if ((h.scope == ArchiveScope::complete) != h.selector.empty())
+      return make_error(kind, "archive header: a complete archive has no selector, a subset has one");
+    HSM_TRY(check_string("selector", h.selector, false, kind));
+  }
   HSM_TRY(check_string("source device", h.source_device, true, kind));
   HSM_TRY(check_string("device kind", h.device_kind, true, kind));
   HSM_TRY(check_string("firmware", h.firmware, true, kind));
@@ -187,6 +198,10 @@ Result<Bytes> encode_header_body(const ArchiveHeader& h) {
   put_string(b, h.fm_class);
   put_string(b, h.partition_name);
   put_string(b, h.partition_type);
+  if (h.format_version >= 2) {
+    put_u8(b, static_cast<std::uint8_t>(h.scope));
+    put_string(b, h.selector);
+  }
   put_bytes(b, h.domain_fingerprint.data(), h.domain_fingerprint.size());
   put_u32(b, static_cast<std::uint32_t>(h.wrapped_master_key.size()));
   put_bytes(b, h.wrapped_master_key.data(), h.wrapped_master_key.size());
@@ -201,9 +216,10 @@ Result<Bytes> encode_header_body(const ArchiveHeader& h) {
   return b;
 }
 
-Result<ArchiveHeader> decode_header_body(const std::uint8_t* p, std::size_t n) {
+Result<ArchiveHeader> decode_header_body(const std::uint8_t* p, std::size_t n, std::uint32_t version) {
   BodyReader r(p, n);
   ArchiveHeader h;
+  h.format_version = version;
   HSM_TRY(r.need(h.archive_id.size() + 8, "archive id and creation time"));
   std::memcpy(h.archive_id.data(), r.take(h.archive_id.size()), h.archive_id.size());
   h.created_at = static_cast<std::int64_t>(load_u64(r.take(8)));
@@ -213,6 +229,13 @@ Result<ArchiveHeader> decode_header_body(const std::uint8_t* p, std::size_t n) {
   HSM_TRY_ASSIGN(h.fm_class, r.string("FM class"));
   HSM_TRY_ASSIGN(h.partition_name, r.string("partition name"));
   HSM_TRY_ASSIGN(h.partition_type, r.string("partition type"));
+  if (version >= 2) {
+    HSM_TRY(r.need(1, "scope"));
+    h.scope = static_cast<ArchiveScope>(*r.take(1));  // validated below
+    HSM_TRY_ASSIGN(h.selector, r.string("selector"));
+  } else {
+    h.scope = ArchiveScope::unknown;
+  }
   HSM_TRY(r.need(h.domain_fingerprint.size(), "domain fingerprint"));
   std::memcpy(h.domain_fingerprint.data(), r.take(h.domain_fingerprint.size()),
               h.domain_fingerprint.size());
@@ -262,7 +285,15 @@ struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 
-Result<X509Ptr> parse_certificate(const Bytes& der, std::size_t i, ErrorKind kind) {
+bool is_p256(EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
+  char group[64] = {};
+  std::size_t len = 0;
+  return EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &len) == 1 &&
+         std::string_view(group, len) == "prime256v1";
+}
+
+Result<X509Ptr> parse_certificate(const Bytes& der, std::size_t i, bool allow_p256, ErrorKind kind) {
   const unsigned char* p = der.data();
   X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (!x || p != der.data() + der.size()) {
@@ -271,10 +302,12 @@ Result<X509Ptr> parse_certificate(const Bytes& der, std::size_t i, ErrorKind kin
                                 " is not one DER X.509 certificate");
   }
   EVP_PKEY* key = X509_get0_pubkey(x.get());  // null when the key does not decode
-  if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
+  const bool ok = key && (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 || (allow_p256 && is_p256(key)));
+  if (!ok) {
     ERR_clear_error();
     return make_error(kind, "certificate chain: certificate " + std::to_string(i) +
-                                " does not hold an Ed25519 key");
+                                (allow_p256 ? " holds neither an Ed25519 nor an ECDSA P-256 key"
+                                            : " does not hold an Ed25519 key"));
   }
   return x;
 }
@@ -285,25 +318,47 @@ std::string subject_of(X509* x) {
   return buf;
 }
 
-Result<std::array<std::uint8_t, 32>> raw_ed25519(X509* x, ErrorKind kind) {
-  std::array<std::uint8_t, 32> key{};
-  std::size_t len = key.size();
-  if (EVP_PKEY_get_raw_public_key(X509_get0_pubkey(x), key.data(), &len) != 1 || len != key.size()) {
+std::string common_name_of(X509* x) {
+  X509_NAME* name = X509_get_subject_name(x);
+  const int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (at < 0) return {};
+  // Exactly one CN: a second would let a certificate name two devices.
+  if (X509_NAME_get_index_by_NID(name, NID_commonName, at) >= 0) return {};
+  unsigned char* utf8 = nullptr;
+  const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)));
+  if (n < 0) {
     ERR_clear_error();
-    return make_error(kind, "certificate chain: cannot read the HOK's Ed25519 public key");
+    return {};
   }
-  return key;
+  std::string cn(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return cn;
+}
+
+Result<HokKey> key_of(X509* x, ErrorKind kind) {
+  HokKey k;
+  EVP_PKEY* key = X509_get0_pubkey(x);
+  k.type = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? HokKeyType::ed25519 : HokKeyType::ecdsa_p256;
+  const int n = i2d_PUBKEY(key, nullptr);
+  if (n <= 0) {
+    ERR_clear_error();
+    return make_error(kind, "certificate chain: cannot read the HOK's public key");
+  }
+  k.public_der.resize(static_cast<std::size_t>(n));
+  unsigned char* p = k.public_der.data();
+  i2d_PUBKEY(key, &p);
+  return k;
 }
 
 }  // namespace
 
-Result<ChainInfo> check_chain(const std::vector<Bytes>& certs, ErrorKind kind) {
+Result<ChainInfo> check_chain(const std::vector<Bytes>& certs, std::uint32_t format_version, ErrorKind kind) {
   if (certs.size() < kMinCertificates || certs.size() > kMaxCertificates)
     return make_error(kind, "certificate chain: " + std::to_string(certs.size()) +
                                 " certificates (must be HOK, optional intermediates, root)");
   std::vector<X509Ptr> xs;
   for (std::size_t i = 0; i < certs.size(); ++i) {
-    HSM_TRY_ASSIGN(X509Ptr x, parse_certificate(certs[i], i, kind));
+    HSM_TRY_ASSIGN(X509Ptr x, parse_certificate(certs[i], i, i == 0 && format_version >= 2, kind));
     xs.push_back(std::move(x));
   }
   for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -324,28 +379,57 @@ Result<ChainInfo> check_chain(const std::vector<Bytes>& certs, ErrorKind kind) {
     }
   }
   ChainInfo info;
-  HSM_TRY_ASSIGN(info.hok_public_key, raw_ed25519(xs.front().get(), kind));
+  HSM_TRY_ASSIGN(info.hok, key_of(xs.front().get(), kind));
   info.root_sha256 = sha256(certs.back().data(), certs.back().size());
   info.hok_subject = subject_of(xs.front().get());
+  info.hok_common_name = common_name_of(xs.front().get());
   info.root_subject = subject_of(xs.back().get());
   return info;
 }
 
-Result<std::array<std::uint8_t, 32>> hok_key(const std::vector<Bytes>& certs, ErrorKind kind) {
+Result<HokKey> hok_key(const std::vector<Bytes>& certs, std::uint32_t format_version, ErrorKind kind) {
   if (certs.empty()) return make_error(kind, "certificate chain: no HOK certificate");
-  HSM_TRY_ASSIGN(X509Ptr x, parse_certificate(certs.front(), 0, kind));
-  return raw_ed25519(x.get(), kind);
+  HSM_TRY_ASSIGN(X509Ptr x, parse_certificate(certs.front(), 0, format_version >= 2, kind));
+  return key_of(x.get(), kind);
 }
 
-bool ed25519_verify(const std::array<std::uint8_t, 32>& public_key, const Digest& message,
-                    const std::uint8_t* signature, std::size_t signature_size) {
+bool verify_signature(const HokKey& hok, const Digest& message, const std::uint8_t* signature,
+                      std::size_t signature_size) {
   if (signature_size != kSignatureSize) return false;
-  PkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
+  const unsigned char* p = hok.public_der.data();
+  PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(hok.public_der.size())));
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  bool ok = key && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
-            EVP_DigestVerify(ctx.get(), signature, signature_size, message.data(), message.size()) == 1;
+  bool ok = false;
+  if (key && ctx && hok.type == HokKeyType::ed25519) {
+    ok = EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+         EVP_DigestVerify(ctx.get(), signature, signature_size, message.data(), message.size()) == 1;
+  } else if (key && ctx) {
+    // r || s -> DER ECDSA-Sig-Value, as OpenSSL verifies it.
+    std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(ECDSA_SIG_new(), ECDSA_SIG_free);
+    BIGNUM* r = BN_bin2bn(signature, 32, nullptr);
+    BIGNUM* s = BN_bin2bn(signature + 32, 32, nullptr);
+    if (sig && r && s && ECDSA_SIG_set0(sig.get(), r, s) == 1) {
+      unsigned char* der = nullptr;
+      const int n = i2d_ECDSA_SIG(sig.get(), &der);
+      ok = n > 0 && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
+           EVP_DigestVerify(ctx.get(), der, static_cast<std::size_t>(n), message.data(), message.size()) == 1;
+      OPENSSL_free(der);
+    } else {
+      BN_free(r);
+      BN_free(s);
+    }
+  }
   ERR_clear_error();
   return ok;
+}
+
+Status check_hok_names_device(const std::string& cn, const std::string& source_device) {
+  if (cn.size() > source_device.size() + 1 && cn.compare(0, source_device.size(), source_device) == 0 &&
+      cn[source_device.size()] == ' ')
+    return {};
+  return Error::integrity("the archive's HOK certificate names \"" + cn + "\", not the source device \"" +
+                          source_device + "\" of its header: the header was edited or the archive was "
+                          "signed by another device");
 }
 
 }  // namespace hsm::formats::detail

@@ -61,28 +61,43 @@ bool valid_utf8(std::string_view s);
 // Checks a header's fields against the spec's rules and limits. `kind` is
 // usage for a writer's input and integrity for a header read from a file.
 Status validate_header(const ArchiveHeader& h, ErrorKind kind);
-// The header body (archive-format.md, "Header"); validates first (usage).
+// The header body of h.format_version (archive-format.md, "Header");
+// validates first (usage).
 Result<Bytes> encode_header_body(const ArchiveHeader& h);
 // Parses a body whose digest already matched; every length is checked
 // against what remains before it is used. Errors: integrity.
-Result<ArchiveHeader> decode_header_body(const std::uint8_t* p, std::size_t n);
+Result<ArchiveHeader> decode_header_body(const std::uint8_t* p, std::size_t n, std::uint32_t version);
 
 // The certificate chain, checked without any secret: every certificate
-// parses as DER X.509 with an Ed25519 key, each is issued and signed by the
-// next, and the last is self-signed. Validity dates are not checked: an
-// archive outlives its certificates; trust is the root's fingerprint.
+// parses as DER X.509, each is issued and signed by the next, and the last is
+// self-signed. Every key is Ed25519, except that from version 2 the HOK
+// certificate (the first) may hold an ECDSA P-256 key. Validity dates are not
+// checked: an archive outlives its certificates; trust is the root's
+// fingerprint.
+enum class HokKeyType { ed25519, ecdsa_p256 };
+struct HokKey {
+  HokKeyType type = HokKeyType::ed25519;
+  Bytes public_der;  // SubjectPublicKeyInfo
+};
 struct ChainInfo {
-  std::array<std::uint8_t, 32> hok_public_key{};  // raw Ed25519 key of certificates[0]
+  HokKey hok;
   Digest root_sha256{};
   std::string hok_subject;   // e.g. "/O=.../CN=hsm-a HOK"
+  std::string hok_common_name;  // e.g. "hsm-a HOK"
   std::string root_subject;
 };
 // Errors: `kind` (usage for a writer's input, integrity for a file).
-Result<ChainInfo> check_chain(const std::vector<Bytes>& certificates, ErrorKind kind);
-// Parses certificates[0] only and returns its Ed25519 key (no chain check).
-Result<std::array<std::uint8_t, 32>> hok_key(const std::vector<Bytes>& certificates, ErrorKind kind);
-// Ed25519 (pure) signature of the 32-byte digest under a raw public key.
-bool ed25519_verify(const std::array<std::uint8_t, 32>& public_key, const Digest& message,
-                    const std::uint8_t* signature, std::size_t signature_size);
+Result<ChainInfo> check_chain(const std::vector<Bytes>& certificates, std::uint32_t format_version, ErrorKind kind);
+// Parses certificates[0] only and returns its key (no chain check).
+Result<HokKey> hok_key(const std::vector<Bytes>& certificates, std::uint32_t format_version, ErrorKind kind);
+// The HOK's 64-byte signature of the 32-byte archive digest: Ed25519 (pure),
+// or ECDSA P-256 with SHA-256, r || s big-endian 32 bytes each.
+bool verify_signature(const HokKey& key, const Digest& message, const std::uint8_t* signature,
+                      std::size_t signature_size);
+
+// Version 2: the HOK certificate's common name is the source device's name,
+// a space, then the key's role ("hsm-a HOK", "hsm-a FM-HOK"); device names
+// hold no space. Errors: integrity.
+Status check_hok_names_device(const std::string& common_name, const std::string& source_device);
 
 }  // namespace hsm::formats::detail

@@ -13,6 +13,15 @@ std::string_view to_string(BlobType t) {
   return "unknown";
 }
 
+std::string_view to_string(ArchiveScope s) {
+  switch (s) {
+    case ArchiveScope::unknown: return "unknown";
+    case ArchiveScope::complete: return "complete";
+    case ArchiveScope::subset: return "subset";
+  }
+  return "unknown";
+}
+
 std::optional<BlobType> blob_type_from_u8(std::uint8_t v) {
   switch (v) {
     case 1: return BlobType::object;

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "plugins/api/archive.hpp"
 #include "plugins/api/status.hpp"
 #include "plugins/api/types.hpp"
 
@@ -35,7 +36,16 @@ using api::Status;
 //              its SHA-256; blob records; index with a SHA-256 per record and
 //              an index SHA-256; trailer with the SHA-256 of every byte
 //              before it and the HOK's Ed25519 signature of that digest.
-inline constexpr std::uint32_t kFormatVersion = 1;
+//   version 2: the header says whether the archive is a complete partition
+//              backup or a subset (scope, selector); its domain field is a
+//              per-archive domain tag (no offline guess test shared across
+//              archives); the trailer adds the archive MAC: the device's
+//              AES-256-GCM tag, under a key only the domain opens, over the
+//              archive id, blob count, header digest and archive digest, so
+//              that nobody without the domain secret can drop a blob or edit
+//              the header, even with a certificate chain the reader trusts.
+//              The HOK key may be Ed25519 or ECDSA P-256 (64-byte r || s).
+inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr std::uint32_t kOldestFormatVersion = 1;
 
 // Magic numbers (archive-format.md, "Layout").
@@ -62,7 +72,13 @@ inline constexpr std::size_t kSignatureSize = 64;      // Ed25519
 inline constexpr std::size_t kRecordPrefixSize = 14;   // handle, type, label length, sealed length
 inline constexpr std::size_t kIndexHeaderSize = 24;    // magic, count, sealed bytes
 inline constexpr std::size_t kIndexEntryFixed = 54;    // entry without its label
-inline constexpr std::size_t kTrailerSize = 112;       // digest, signature, index offset, magic
+inline constexpr std::size_t kMacSize = 28;            // v2 archive MAC: GCM nonce (12) || tag (16)
+// Trailer: digest, signature, [v2: MAC,] index offset, end magic.
+inline constexpr std::size_t kTrailerSizeV1 = 112;
+inline constexpr std::size_t kTrailerSizeV2 = 140;
+inline constexpr std::size_t trailer_size(std::uint32_t version) {
+  return version >= 2 ? kTrailerSizeV2 : kTrailerSizeV1;
+}
 
 // What a blob holds. Persisted as a u8: never renumber.
 enum class BlobType : std::uint8_t {
@@ -73,7 +89,17 @@ enum class BlobType : std::uint8_t {
 std::string_view to_string(BlobType);
 std::optional<BlobType> blob_type_from_u8(std::uint8_t);
 
-using ArchiveId = std::array<std::uint8_t, 16>;
+// What an archive holds of its partition (v2). Persisted as a u8: never
+// renumber. Version 1 archives have no such field and read as `unknown`:
+// retention never counts them as a complete backup unless told to.
+enum class ArchiveScope : std::uint8_t {
+  unknown = 0,   // version 1: not recorded
+  complete = 1,  // every object of the partition (selector "all")
+  subset = 2,    // the objects one selector matched
+};
+std::string_view to_string(ArchiveScope);
+
+using ArchiveId = api::ArchiveId;
 using Digest = std::array<std::uint8_t, kDigestSize>;
 
 // The archive header: who made the archive, for which domain, and the key
@@ -88,7 +114,11 @@ struct ArchiveHeader {
   std::string fm_class;           // "never" | "enabled"
   std::string partition_name;
   std::string partition_type;     // "v0" | "v1"
-  Digest domain_fingerprint{};    // the cloning domain's fingerprint, never its secret
+  ArchiveScope scope = ArchiveScope::complete;  // v2
+  std::string selector;           // v2: "" when complete, else the selector
+  // v1: the cloning domain's fingerprint; v2: the per-archive domain tag.
+  // Never the secret.
+  Digest domain_fingerprint{};
   Bytes wrapped_master_key;       // opaque: only a partition of the same domain unwraps it
   std::vector<Bytes> certificates;  // DER X.509: [0] the HOK certificate, last the root
   Digest header_digest{};         // SHA-256 of the header; set by writer and reader

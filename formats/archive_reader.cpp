@@ -21,7 +21,9 @@ using detail::load_u64;
 Result<std::unique_ptr<FileSource>> FileSource::open(const std::filesystem::path& path) {
   std::unique_ptr<FileSource> f(new FileSource());
   f->path_ = path;
-  f->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer forever; anything
+  // but a regular file is refused below, and the flag is cleared after.
+  f->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (f->fd_ < 0) {
     int e = errno;
     if (e == EIO) return Error::other("cannot open archive " + path.string() + ": " + std::strerror(e));
@@ -30,7 +32,15 @@ Result<std::unique_ptr<FileSource>> FileSource::open(const std::filesystem::path
   struct stat st {};
   if (::fstat(f->fd_, &st) != 0)
     return Error::other("cannot stat archive " + path.string() + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return Error::usage(path.string() + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return Error::usage(path.string() + " is not a regular file (" +
+                            (S_ISDIR(st.st_mode)    ? "a folder"
+                             : S_ISFIFO(st.st_mode) ? "a FIFO"
+                             : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device node"
+                                                                           : "a special file") +
+                            "): an archive is read from a file",
+                        "copy the archive to a file first");
+  ::fcntl(f->fd_, F_SETFL, ::fcntl(f->fd_, F_GETFL) & ~O_NONBLOCK);
   f->size_ = static_cast<std::uint64_t>(st.st_size);
   ::posix_fadvise(f->fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   return f;
@@ -175,8 +185,7 @@ Result<HeaderRead> read_header_impl(const ByteSource& src) {
   const Digest computed = detail::sha256(hr.raw.data(), kPrefixSize + body);
   if (std::memcmp(computed.data(), hr.raw.data() + kPrefixSize + body, kDigestSize) != 0)
     return Error::integrity("archive header is corrupt: its SHA-256 does not match");
-  HSM_TRY_ASSIGN(hr.header, detail::decode_header_body(hr.raw.data() + kPrefixSize, body));
-  hr.header.format_version = version;
+  HSM_TRY_ASSIGN(hr.header, detail::decode_header_body(hr.raw.data() + kPrefixSize, body, version));
   hr.header.header_digest = computed;
   return hr;
 }
@@ -198,29 +207,38 @@ Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, st
   v.header_end = hr.end;
 
   // Trailer.
-  std::uint8_t trailer[kTrailerSize];
-  if (size - hr.end < kTrailerSize)
+  const std::uint32_t version = hr.header.format_version;
+  const std::size_t trailer_size = formats::trailer_size(version);
+  const std::size_t mac_size = version >= 2 ? kMacSize : 0;
+  std::uint8_t trailer[kTrailerSizeV2];
+  if (size - hr.end < trailer_size)
     return Error::integrity("archive has no trailer: it is truncated or was never finished (" +
                             num(size - hr.end) + " bytes after the header)");
-  HSM_TRY(src.read_at(size - kTrailerSize, trailer, kTrailerSize));
-  if (std::memcmp(trailer + kTrailerSize - kEndMagic.size(), kEndMagic.data(), kEndMagic.size()) != 0)
+  HSM_TRY(src.read_at(size - trailer_size, trailer, trailer_size));
+  if (std::memcmp(trailer + trailer_size - kEndMagic.size(), kEndMagic.data(), kEndMagic.size()) != 0)
     return Error::integrity("archive has no trailer: it is truncated or was never finished");
-  const std::uint64_t trailer_offset = size - kTrailerSize;
+  const std::uint64_t trailer_offset = size - trailer_size;
   Digest stored_digest;
   std::memcpy(stored_digest.data(), trailer, kDigestSize);
   const std::uint8_t* signature = trailer + kDigestSize;
-  const std::uint64_t index_offset = load_u64(trailer + kDigestSize + kSignatureSize);
+  rep.archive_mac.assign(trailer + kDigestSize + kSignatureSize, trailer + kDigestSize + kSignatureSize + mac_size);
+  const std::uint64_t index_offset = load_u64(trailer + kDigestSize + kSignatureSize + mac_size);
 
-  // Certificates, then the HOK's signature of the stored digest: from here
-  // on the digest is authentic, and the file must match it.
-  HSM_TRY_ASSIGN(detail::ChainInfo chain, detail::check_chain(hr.header.certificates, ErrorKind::integrity));
-  if (opt.trusted_root_sha256) {
-    if (*opt.trusted_root_sha256 != chain.root_sha256)
-      return Error::integrity("archive root certificate (sha256 " + to_hex(chain.root_sha256) +
-                              ") is not the trusted root (sha256 " + to_hex(*opt.trusted_root_sha256) + ")");
-    rep.root_trusted = true;
-  }
-  if (!detail::ed25519_verify(chain.hok_public_key, stored_digest, signature, kSignatureSize))
+  // Certificates, then trust, then the HOK's signature of the stored digest:
+  // from here on the digest is authentic, and the file must match it.
+  HSM_TRY_ASSIGN(detail::ChainInfo chain,
+                 detail::check_chain(hr.header.certificates, version, ErrorKind::integrity));
+  rep.root_trusted = std::find(opt.trusted_roots.begin(), opt.trusted_roots.end(), chain.root_sha256) !=
+                     opt.trusted_roots.end();
+  if (!rep.root_trusted && !opt.any_root)
+    return Error{api::ErrorKind::integrity,
+                 "archive is signed under root " + to_hex(chain.root_sha256) + " (" + chain.root_subject +
+                     "), which is not trusted here: it is not this fleet's manufacturing root nor one you added",
+                 {}, {},
+                 "if you know whose root it is, trust it with --trusted-root FILE (or a copy in HOME/trust/); "
+                 "`verify --any-root` only checks the structure"};
+  HSM_TRY(detail::check_hok_names_device(chain.hok_common_name, hr.header.source_device));
+  if (!detail::verify_signature(chain.hok, stored_digest, signature, kSignatureSize))
     return Error::integrity(
         "archive trailer signature does not verify with the HOK certificate's key: the trailer is "
         "corrupt or the archive was not signed by this device");
@@ -406,17 +424,44 @@ Result<VerifyReport> verify(const std::filesystem::path& path, const VerifyOptio
   return verify(*src, options);
 }
 
-Status for_each_blob(const ByteSource& src, const std::function<Status(const BlobRecord&)>& fn,
-                     const VerifyOptions& options) {
+struct VerifiedArchive::State {
+  std::unique_ptr<ByteSource> owned;  // when opened by path
+  const ByteSource* src = nullptr;
+  Verified v;
   std::vector<Digest> hashes;
-  HSM_TRY_ASSIGN(Verified v, verify_impl(src, options, &hashes));
+};
 
+VerifiedArchive::VerifiedArchive(std::unique_ptr<State> s) : state_(std::move(s)) {}
+VerifiedArchive::~VerifiedArchive() = default;
+const VerifyReport& VerifiedArchive::report() const { return state_->v.report; }
+
+Result<std::unique_ptr<VerifiedArchive>> VerifiedArchive::open(const ByteSource& source,
+                                                               const VerifyOptions& options) {
+  auto st = std::make_unique<State>();
+  st->src = &source;
+  HSM_TRY_ASSIGN(st->v, verify_impl(source, options, &st->hashes));
+  return std::unique_ptr<VerifiedArchive>(new VerifiedArchive(std::move(st)));
+}
+
+Result<std::unique_ptr<VerifiedArchive>> VerifiedArchive::open(const std::filesystem::path& path,
+                                                               const VerifyOptions& options) {
+  HSM_TRY_ASSIGN(auto file, FileSource::open(path));
+  auto st = std::make_unique<State>();
+  st->owned = std::move(file);
+  st->src = st->owned.get();
+  HSM_TRY_ASSIGN(st->v, verify_impl(*st->src, options, &st->hashes));
+  return std::unique_ptr<VerifiedArchive>(new VerifiedArchive(std::move(st)));
+}
+
+Status VerifiedArchive::for_each_blob(const std::function<Status(const BlobRecord&)>& fn) const {
+  const Verified& v = state_->v;
+  const std::vector<Digest>& hashes = state_->hashes;
   // Second pass: re-read each record, re-check it against the first pass.
   auto changed = [&](std::uint64_t i) {
     return Error::integrity("archive blob " + num(i) +
                             " changed after it was verified: the file is being modified");
   };
-  Cursor blobs(src, v.header_end, v.index_offset, nullptr);
+  Cursor blobs(*state_->src, v.header_end, v.index_offset, nullptr);
   detail::Sha256 record_hash;
   BlobRecord rec;
   for (std::uint64_t i = 0; i < v.count; ++i) {
@@ -448,6 +493,12 @@ Status for_each_blob(const ByteSource& src, const std::function<Status(const Blo
     HSM_TRY(fn(rec));
   }
   return {};
+}
+
+Status for_each_blob(const ByteSource& src, const std::function<Status(const BlobRecord&)>& fn,
+                     const VerifyOptions& options) {
+  HSM_TRY_ASSIGN(auto archive, VerifiedArchive::open(src, options));
+  return archive->for_each_blob(fn);
 }
 
 Status for_each_blob(const std::filesystem::path& path, const std::function<Status(const BlobRecord&)>& fn,

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "formats/archive_format.hpp"
 
@@ -62,10 +63,16 @@ class MemorySource final : public ByteSource {
 Result<ArchiveHeader> read_header(const std::filesystem::path& path);
 Result<ArchiveHeader> read_header(const ByteSource& source);
 
+// Trust (archive-format.md, "Certificate chain and trust"): a consistent
+// chain proves nothing about whose root it is. By default an archive is
+// accepted only when its root certificate's SHA-256 is one of
+// `trusted_roots`; an empty list trusts nothing.
 struct VerifyOptions {
-  // When set, the archive's root certificate must have this SHA-256
-  // fingerprint (integrity error otherwise).
-  std::optional<Digest> trusted_root_sha256;
+  std::vector<Digest> trusted_roots;
+  // Skips the pin: structure, chain and signature are still checked, but the
+  // report says root_trusted = false ("not authenticated"). Only for looking
+  // at an archive of an unknown fleet (`verify --any-root`).
+  bool any_root = false;
 };
 
 struct VerifyReport {
@@ -77,14 +84,16 @@ struct VerifyReport {
   std::uint64_t sealed_bytes = 0;    // sum of the sealed sizes checked
   std::uint64_t bytes_checked = 0;   // file bytes covered by the archive digest (+ trailer)
   Digest archive_digest{};           // the digest the HOK signed
+  Bytes archive_mac;                 // v2: the device's MAC (checked only by a partition of the domain)
   Digest root_sha256{};              // fingerprint of the root certificate
-  bool root_trusted = false;         // true only when VerifyOptions named it
+  bool root_trusted = false;         // the root is one of VerifyOptions::trusted_roots
   std::string hok_subject;           // subject of the HOK certificate
   std::string root_subject;
 };
 
 // Checks the whole archive; OK only when every byte was checked and at
-// least one blob was (an empty archive is refused as corrupt).
+// least one blob was (an empty archive is refused as corrupt), and the root
+// is trusted (or any_root). Errors: integrity for all of these.
 Result<VerifyReport> verify(const std::filesystem::path& path, const VerifyOptions& options = {});
 Result<VerifyReport> verify(const ByteSource& source, const VerifyOptions& options = {});
 
@@ -95,6 +104,29 @@ struct BlobRecord {
   std::string label;
   Bytes sealed;              // the device's AEAD output, to be opened with
                              // blob_associated_data(header.archive_id, index, handle, type)
+};
+
+// An archive verified once (as verify()), whose blobs can then be read
+// again in order, each re-hashed and compared with the digest verified in
+// the first pass (32 bytes kept per blob), so a file changed between the
+// passes stops with an integrity error before the changed blob is yielded.
+// The report (header, digests, MAC) is known before any blob is yielded: a
+// restore hands the device what the MAC covers first.
+class VerifiedArchive {
+ public:
+  // The source must outlive the VerifiedArchive.
+  static Result<std::unique_ptr<VerifiedArchive>> open(const ByteSource& source, const VerifyOptions& options);
+  static Result<std::unique_ptr<VerifiedArchive>> open(const std::filesystem::path& path,
+                                                        const VerifyOptions& options);
+  ~VerifiedArchive();
+  const VerifyReport& report() const;
+  // An error returned by `fn` stops the iteration and is returned as is.
+  Status for_each_blob(const std::function<Status(const BlobRecord&)>& fn) const;
+
+ private:
+  struct State;
+  explicit VerifiedArchive(std::unique_ptr<State> s);
+  std::unique_ptr<State> state_;
 };
 
 // Restore's iteration. Verify first, then yield: the whole archive is

@@ -39,8 +39,9 @@ Result<int> open_scratch(const std::filesystem::path& folder) {
 
 struct ArchiveWriter::Impl {
   std::unique_ptr<AtomicFile> file;
-  ArchiveSigner signer;
-  std::array<std::uint8_t, 32> hok_public_key{};
+  ArchiveSealer sealer;
+  detail::HokKey hok;
+  std::uint32_t version = kFormatVersion;
   int index_fd = -1;
   std::string index_what;
   Bytes out;        // pending archive bytes, hashed into file_hash on flush
@@ -102,26 +103,36 @@ Error ArchiveWriter::fail(Error e) {
   return e;
 }
 
+Result<ArchiveId> new_archive_id() {
+  if (sodium_init() < 0) return Error::other("libsodium failed to initialise");
+  ArchiveId id{};
+  randombytes_buf(id.data(), id.size());
+  return id;
+}
+
 Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesystem::path& destination,
-                                                             ArchiveHeader header, ArchiveSigner signer,
+                                                             ArchiveHeader header, ArchiveSealer sealer,
                                                              ArchiveWriterOptions options) {
-  if (!signer) return Error::usage("archive writer: no signer");
-  if (!options.deterministic) {
-    if (sodium_init() < 0) return Error::other("libsodium failed to initialise");
-    randombytes_buf(header.archive_id.data(), header.archive_id.size());
+  if (!sealer) return Error::usage("archive writer: no sealer");
+  if (!options.identity_given) {
+    HSM_TRY_ASSIGN(header.archive_id, new_archive_id());
     header.created_at = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
   }
+  header.format_version = options.format_version;
   HSM_TRY_ASSIGN(Bytes body, detail::encode_header_body(header));
   auto impl = std::make_unique<Impl>();
+  impl->version = options.format_version;
   if (options.check_chain) {
-    HSM_TRY_ASSIGN(detail::ChainInfo chain, detail::check_chain(header.certificates, ErrorKind::usage));
-    impl->hok_public_key = chain.hok_public_key;
+    HSM_TRY_ASSIGN(detail::ChainInfo chain,
+                   detail::check_chain(header.certificates, options.format_version, ErrorKind::usage));
+    if (options.format_version >= 2) HSM_TRY(detail::check_hok_names_device(chain.hok_common_name, header.source_device));
+    impl->hok = std::move(chain.hok);
   } else {
-    HSM_TRY_ASSIGN(impl->hok_public_key, detail::hok_key(header.certificates, ErrorKind::usage));
+    HSM_TRY_ASSIGN(impl->hok, detail::hok_key(header.certificates, options.format_version, ErrorKind::usage));
   }
-  impl->signer = std::move(signer);
+  impl->sealer = std::move(sealer);
   HSM_TRY_ASSIGN(impl->file, AtomicFile::create(destination, {options.overwrite, 0600}));
   std::filesystem::path folder = destination.parent_path();
   if (folder.empty()) folder = ".";
@@ -132,12 +143,11 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesyst
 
   // Prefix, body, header digest (archive-format.md, "Header").
   Bytes prefix(kMagic.begin(), kMagic.end());
-  put_u32(prefix, kFormatVersion);
+  put_u32(prefix, options.format_version);
   put_u32(prefix, static_cast<std::uint32_t>(body.size()));
   detail::Sha256 h;
   h.update(prefix.data(), prefix.size());
   h.update(body.data(), body.size());
-  header.format_version = kFormatVersion;
   header.header_digest = h.finish();
 
   std::unique_ptr<ArchiveWriter> w(new ArchiveWriter(std::move(impl)));
@@ -247,15 +257,27 @@ Result<WriteSummary> ArchiveWriter::commit() {
   if (s.ok()) s = m.flush();
   if (!s.ok()) return fail(s.error());
 
-  // Trailer: archive digest, the HOK's signature of it, index offset, magic.
+  // Trailer: archive digest, the HOK's signature of it, (v2) the archive
+  // MAC, index offset, magic.
   Digest digest = m.file_hash.finish();
-  Result<Bytes> sig = m.signer(Bytes(digest.begin(), digest.end()));
-  if (!sig.ok()) return fail(sig.error());
-  if (!detail::ed25519_verify(m.hok_public_key, digest, sig->data(), sig->size()))
+  api::ArchiveFinish finish;
+  finish.archive_id = header_.archive_id;
+  finish.blob_count = count_;
+  finish.header_digest = header_.header_digest;
+  finish.archive_digest = digest;
+  Result<api::ArchiveSeal> seal = m.sealer(finish);
+  if (!seal.ok()) return fail(seal.error());
+  if (!detail::verify_signature(m.hok, digest, seal->signature.data(), seal->signature.size()))
     return fail(Error::integrity(
         "the device's signature of the archive does not verify with its HOK certificate"));
+  const std::size_t mac_size = m.version >= 2 ? kMacSize : 0;
+  if (seal->mac.size() != mac_size)
+    return fail(Error::integrity("the device's archive MAC is " + std::to_string(seal->mac.size()) +
+                                 " bytes; format version " + std::to_string(m.version) + " takes " +
+                                 std::to_string(mac_size)));
   Bytes trailer(digest.begin(), digest.end());
-  put_bytes(trailer, sig->data(), sig->size());
+  put_bytes(trailer, seal->signature.data(), seal->signature.size());
+  put_bytes(trailer, seal->mac.data(), seal->mac.size());
   put_u64(trailer, index_offset);
   put_bytes(trailer, kEndMagic.data(), kEndMagic.size());
   s = m.file->write(trailer.data(), trailer.size());
@@ -270,6 +292,7 @@ Result<WriteSummary> ArchiveWriter::commit() {
   out.sealed_bytes = m.sealed_total;
   out.file_bytes = m.offset + trailer.size();
   out.archive_digest = digest;
+  out.archive_mac = seal->mac;
   return out;
 }
 

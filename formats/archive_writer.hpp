@@ -1,10 +1,10 @@
 // Streaming writer of hsm-migrate archives (spec: formats/archive-format.md).
 //
-//   auto w = ArchiveWriter::create(path, header, signer);   // header written
+//   auto w = ArchiveWriter::create(path, header, sealer);   // header written
 //   for each object:
 //     ad = w->next_associated_data(handle, type);            // device seals with ad
 //     w->add_blob(handle, type, label, sealed);
-//   auto summary = w->commit();                              // index, trailer, rename
+//   auto summary = w->commit();     // index; the device signs and MACs; trailer; rename
 //
 // The archive goes to a temporary file beside `path` (0600) and appears under
 // `path` only on commit(), fsynced. On any error, and when the writer is
@@ -24,16 +24,21 @@
 
 namespace hsm::formats {
 
-// Signs the 32-byte archive digest with the source device's HOK (Ed25519,
-// pure) and returns the 64-byte signature. The library never holds the key.
-using ArchiveSigner = std::function<Result<Bytes>(const Bytes& digest)>;
+// The source device's side of finishing an archive: the HOK's 64-byte
+// signature of the archive digest and (version 2) the 28-byte archive MAC
+// over api::archive_mac_message(finish). The library never holds a key.
+using ArchiveSealer = std::function<Result<api::ArchiveSeal>(const api::ArchiveFinish& finish)>;
 
 struct ArchiveWriterOptions {
   bool overwrite = false;  // replace an existing file at the destination
-  // Deterministic mode: header.archive_id and header.created_at are written
-  // as given, so equal inputs give equal bytes (golden vectors, tests).
+  // header.archive_id and header.created_at are written as given: equal
+  // inputs give equal bytes (golden vectors, tests), and a caller that drew
+  // the id itself (new_archive_id()) can have the device bind to it first.
   // Otherwise the writer draws a random id and takes the current time.
-  bool deterministic = false;
+  bool identity_given = false;
+  // The format version to write: kFormatVersion, or 1 only to reproduce the
+  // version 1 golden vectors (no device writes version 1 any more).
+  std::uint32_t format_version = kFormatVersion;
   // Check the certificate chain before writing anything (recommended: an
   // archive with a broken chain never verifies). Tests that build
   // deliberately broken archives turn it off.
@@ -47,7 +52,11 @@ struct WriteSummary {
   std::uint64_t sealed_bytes = 0;  // sum of the sealed blob sizes
   std::uint64_t file_bytes = 0;
   Digest archive_digest{};         // what the HOK signed
+  Bytes archive_mac;               // v2: what the device MAC'd (28 bytes)
 };
+
+// A fresh random archive id (libsodium).
+Result<ArchiveId> new_archive_id();
 
 class ArchiveWriter {
  public:
@@ -55,7 +64,7 @@ class ArchiveWriter {
   // temporary file and writes the header. Errors: usage (bad header, bad
   // path, destination exists), other (I/O).
   static Result<std::unique_ptr<ArchiveWriter>> create(const std::filesystem::path& destination,
-                                                       ArchiveHeader header, ArchiveSigner signer,
+                                                       ArchiveHeader header, ArchiveSealer sealer,
                                                        ArchiveWriterOptions options = {});
   ~ArchiveWriter();  // removes the temporary file unless committed
   ArchiveWriter(const ArchiveWriter&) = delete;
@@ -77,11 +86,12 @@ class ArchiveWriter {
     return add_blob(handle, type, label, sealed.data(), sealed.size());
   }
 
-  // Writes the index and the trailer, has the signer sign the archive digest,
-  // checks that signature against the HOK certificate, then fsyncs and
-  // renames into place. Errors: usage (no blobs: an archive that checks
-  // nothing is refused), integrity (the signature does not verify), the
-  // signer's own error, other (I/O).
+  // Writes the index, has the sealer sign the archive digest and MAC the
+  // archive, checks that signature against the HOK certificate, writes the
+  // trailer, then fsyncs and renames into place. Errors: usage (no blobs: an
+  // archive that checks nothing is refused), integrity (the signature does
+  // not verify, or the MAC has the wrong size), the sealer's own error,
+  // other (I/O).
   Result<WriteSummary> commit();
   // Abandons the archive and removes the temporary file. Idempotent.
   void abort() noexcept;

@@ -98,6 +98,11 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::pa
                         "create the folder first or choose another path");
   if (::lstat(destination.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return Error::usage(destination.string() + " is a folder");
+    // Overwriting replaces an old file, never a FIFO, a device node or a
+    // link (as root, /dev/null would become a regular file).
+    if (!S_ISREG(st.st_mode))
+      return Error::usage(destination.string() + " exists and is not a regular file; it is never replaced",
+                          "choose the path of a new file");
     if (!options.overwrite)
       return Error::usage(destination.string() + " already exists",
                           "choose another name, or ask to overwrite it");
@@ -167,6 +172,12 @@ Status AtomicFile::commit() {
     return e;
   }
   if (options_.overwrite) {
+    struct stat st {};
+    if (::lstat(destination_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      abort();
+      return Error::usage(destination_.string() + " became something other than a regular file while it was "
+                          "being written; it is never replaced");
+    }
     rc = ::rename(temp_.c_str(), destination_.c_str());
   } else {
     rc = ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, destination_.c_str(), RENAME_NOREPLACE);
