@@ -1,4 +1,4 @@
-// The plugin interface (ABI version 1).
+// The plugin interface (ABI version 2).
 //
 // Each module in the plugin folder exports two symbols:
 //   hsm_migrate_abi_version  -- extern "C" const std::uint32_t, read first;
@@ -20,6 +20,14 @@
 //              backup_sign/restore_begin/restore_blobs (archives, issue 4).
 //              Amended in place: clone_in's CloneInMode and
 //              CloneInResult::deleted (restore --replace from a Backup HSM).
+//   version 2: archive format 2 (trust and retention work, issue 10):
+//              backup_begin takes the archive id; backup_sign became
+//              backup_finish (signature and archive MAC); ArchiveSource
+//              carries the MAC and what it covers; restore counts say
+//              replace_blocked and mac_verified. Archive types moved to
+//              plugins/api/archive.hpp. generate_keys returns a
+//              KeyGenResult (objects and notices such as K4). Partition
+//              reset_pin; ErrorKind::auth (a wrong or locked PIN).
 #pragma once
 
 #include <cstdint>
@@ -30,13 +38,14 @@
 #include <string_view>
 #include <vector>
 
+#include "plugins/api/archive.hpp"
 #include "plugins/api/secret.hpp"
 #include "plugins/api/status.hpp"
 #include "plugins/api/types.hpp"
 
 namespace hsm::api {
 
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 inline constexpr const char* kAbiSymbol = "hsm_migrate_abi_version";
 inline constexpr const char* kBackendSymbol = "hsm_migrate_backend";
 
@@ -63,6 +72,13 @@ struct PartitionCreateRequest {
   bool fips = false;
   DomainSecret domain;
   SecretBytes pin;  // the partition (PO) password / PED PIN
+};
+
+struct KeyGenResult {
+  std::vector<ObjectDesc> created;
+  // What the device did other than what was asked, each naming its rule
+  // (allowed verdicts), e.g. K4: the client remapped the RSA mechanism.
+  std::vector<Verdict> notices;
 };
 
 struct KeyGenRequest {
@@ -113,63 +129,20 @@ struct CloneInResult {
   std::vector<ObjectVerdict> refused;       // refused by the target's rules
 };
 
-// Archives (formats/archive-format.md). The source partition seals every
-// blob and signs; the target opens and checks. The tool only frames.
-struct ArchiveBegin {
-  Endpoint source;                  // device and partition, for the header
-  std::string domain_fingerprint;   // hex: the partition's primary domain
-  Bytes wrapped_master_key;         // the archive master key, wrapped for that domain
-  std::vector<Bytes> certificates;  // DER: [HOK certificate, root certificate]
-};
-// Blob types as archive_format.hpp's BlobType: 1 object, 2 sim4, 3 smk.
-using ArchiveAdFor = std::function<Bytes(std::uint64_t handle, std::uint8_t type)>;
-using ArchiveSink = std::function<Status(const ObjectDesc& desc, std::uint8_t type, const Bytes& sealed)>;
-struct ArchiveBlob {
-  std::uint64_t handle = 0;  // the source's handle, as recorded
-  std::uint8_t type = 1;
-  Bytes associated_data;     // as the archive format defines it for this position
-  const Bytes* sealed = nullptr;
-};
-using ArchiveBlobVisitor = std::function<Status(const ArchiveBlob&)>;
-// Streams the archive's blobs (verified) to the visitor, in order.
-using ArchiveBlobSource = std::function<Status(const ArchiveBlobVisitor&)>;
-struct ArchiveSource {
-  Endpoint source;                 // rebuilt from the header (no policies, one domain)
-  std::string domain_fingerprint;  // hex
-  Bytes wrapped_master_key;
-};
-enum class ArchiveRestoreMode {
-  add,      // add the archive's objects, keep the partition's (lunacm -add)
-  replace,  // delete the partition's objects first, then restore (lunacm -replace)
-  open,     // open and check every blob, write nothing (verify --deep)
-  drill,    // restore, use every key against its backup-time check, then roll back
-};
-struct ArchiveRestoreOptions {
-  ArchiveRestoreMode mode = ArchiveRestoreMode::add;
-  std::string selector = "all";  // a label, #handle (source), id:HEX, or all
-  ClientDesc client;
-};
-struct ArchiveObjectReport {
-  ObjectDesc object;                // as archived (handle = the source's)
-  std::uint64_t target_handle = 0;  // where it is (or was, for a drill) in the partition
-  // "created", "already_present", "refused", "opened", "passed", "failed", "skipped"
-  std::string status;
-  Verdict verdict;                  // for "refused"
-  std::string detail;               // drill: what was checked, or why it failed
-};
-struct ArchiveRestoreCounts {
-  std::uint64_t blobs = 0, opened = 0, created = 0, already_present = 0, refused = 0, deleted = 0,
-                passed = 0, failed = 0, skipped = 0;
-};
-using ArchiveReport = std::function<void(const ArchiveObjectReport&)>;
-
 class Partition {
  public:
   virtual ~Partition() = default;
 
   virtual Result<Endpoint> describe() = 0;
-  // The PO role: mutating and key-using verbs fail until login succeeds.
+  // The PO role: mutating and key-using verbs fail until login succeeds,
+  // and objects that are private (every key but a public key) are listed
+  // only after it, as in PKCS#11. A wrong PIN is Error::auth with
+  // CKR_PIN_INCORRECT; consecutive failures lock the partition
+  // (CKR_PIN_LOCKED) until reset_pin.
   virtual Status login(const SecretBytes& pin) = 0;
+  // The HSM SO's reset of a partition's PIN (after a lockout, or a lost
+  // PIN): sets new_pin and clears the failure count; needs no login.
+  virtual Status reset_pin(const SecretBytes& new_pin) = 0;
 
   // Streams objects in handle order; the visitor returns false to stop.
   // Memory stays bounded whatever the object count.
@@ -177,7 +150,7 @@ class Partition {
   // selector: "all", a label, a handle ("#12") or a CKA_ID in hex ("id:0a1b").
   virtual Result<std::vector<ObjectDesc>> find_objects(std::string_view selector) = 0;
 
-  virtual Result<std::vector<ObjectDesc>> generate_keys(const KeyGenRequest& req) = 0;
+  virtual Result<KeyGenResult> generate_keys(const KeyGenRequest& req) = 0;
   virtual Status set_policy(int id, int value) = 0;
   virtual Status domain_add(const DomainSecret& domain, bool primary) = 0;
   virtual Status domain_label(std::string_view label, std::string_view new_label,
@@ -210,19 +183,21 @@ class Partition {
     return clone_in(source, messages, client, CloneInMode::add);
   }
 
-  // Archives. Source side: header material (a fresh archive master key,
-  // kept in memory and wrapped for the primary domain), then every selected
-  // object sealed under it with the associated data ad_for gives, in handle
-  // order (V1, rule U4: the SMK first, then SIM4 blobs), then the HOK's
-  // Ed25519 signature of the archive digest. Returns the blob count.
-  virtual Result<ArchiveBegin> backup_begin() = 0;
+  // Archives (plugins/api/archive.hpp). Source side: header material (a fresh
+  // archive master key, kept in memory and wrapped for the primary domain,
+  // bound to the archive id), then every selected object sealed under it with
+  // the associated data ad_for gives, in handle order (V1, rule U4: the SMK
+  // first, then SIM4 blobs), then the HOK's signature of the archive digest
+  // and (v2) the archive MAC. Returns the blob count.
+  virtual Result<ArchiveBegin> backup_begin(const ArchiveBeginRequest& request) = 0;
   virtual Result<std::uint64_t> backup_seal(std::string_view selector, const ArchiveAdFor& ad_for,
                                             const ArchiveSink& sink) = 0;
-  virtual Result<Bytes> backup_sign(const Bytes& digest) = 0;
-  // Target side: unwraps the master key with this partition's domain (S1
-  // refusal when it holds no such domain; integrity when the crypto fails),
-  // then opens and checks every blob (rules as for a clone) in ONE store
-  // transaction: any integrity failure writes nothing.
+  virtual Result<ArchiveSeal> backup_finish(const ArchiveFinish& finish) = 0;
+  // Target side: recognises the archive's domain (S1 refusal when it holds
+  // none; integrity when the crypto fails), unwraps the master key and (v2)
+  // checks the archive MAC; then opens and checks every blob (rules as for a
+  // clone) in ONE store transaction: any integrity failure, a blob count
+  // that differs from the MAC'd one, or (replace) any refusal writes nothing.
   virtual Status restore_begin(const ArchiveSource& source) = 0;
   virtual Result<ArchiveRestoreCounts> restore_blobs(const ArchiveBlobSource& blobs,
                                                      const ArchiveRestoreOptions& options,

@@ -17,6 +17,7 @@ enum class ErrorKind : int {
   refused = 3,    // a Luna rule refused the operation (rule ID set)
   integrity = 4,  // corrupt state, failed authentication, bad signature
   busy = 5,       // a lock is held by a live process
+  auth = 6,       // a wrong PIN (CKR_PIN_INCORRECT) or a partition locked by failed logins (CKR_PIN_LOCKED)
 };
 
 struct Error {
@@ -32,6 +33,9 @@ struct Error {
   static Error other(std::string m) { return {ErrorKind::other, std::move(m), {}, {}, {}}; }
   static Error integrity(std::string m) { return {ErrorKind::integrity, std::move(m), {}, {}, {}}; }
   static Error busy(std::string m) { return {ErrorKind::busy, std::move(m), {}, {}, {}}; }
+  static Error auth(std::string code, std::string m, std::string fix = {}) {
+    return {ErrorKind::auth, std::move(m), {}, std::move(code), std::move(fix)};
+  }
   static Error refused(std::string rule, std::string code, std::string m, std::string fix = {}) {
     return {ErrorKind::refused, std::move(m), std::move(rule), std::move(code), std::move(fix)};
   }

@@ -72,7 +72,7 @@ void bench_device(const char* name, api::Version fw_src, api::Version fw_dst, in
   req.type = "aes-256";
   req.count = n;
   req.label = "k";
-  for (const auto& o : must(p.src->generate_keys(req), "generate")) p.handles.push_back(o.handle);
+  for (const auto& o : must(p.src->generate_keys(req), "generate").created) p.handles.push_back(o.handle);
   api::ClientDesc client{{10, 9, 0}};
   const api::Endpoint src_ep = must(p.src->describe(), "describe");
   const api::Endpoint dst_ep = must(p.dst->describe(), "describe");

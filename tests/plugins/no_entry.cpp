@@ -3,4 +3,6 @@
 
 #include <cstdint>
 
-extern "C" BOOST_SYMBOL_EXPORT const std::uint32_t hsm_migrate_abi_version = 1;
+#include "plugins/api/backend.hpp"
+
+extern "C" BOOST_SYMBOL_EXPORT const std::uint32_t hsm_migrate_abi_version = hsm::api::kAbiVersion;

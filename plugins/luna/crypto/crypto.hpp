@@ -4,6 +4,7 @@
 // Private keys travel as DER (PKCS#8) inside SecretBytes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +48,11 @@ Result<SecretBytes> aead_open(const SecretBytes& key, const Bytes& ad, const Byt
 // from a context string) on purpose: every partition given the same domain
 // string must derive the same key, as on a real Luna.
 Result<SecretBytes> stretch_domain(const SecretBytes& domain_text);
+// A domain key bound to one archive: Argon2id(domain key, salt = the 16-byte
+// archive id) at the PIN verifier's cost (19 MiB, 2 passes). The fixed salt
+// of stretch_domain lets one precomputed table serve every fleet; this salt
+// is per archive, so each guess tested against an archive costs this much.
+Result<SecretBytes> stretch_for_archive(const SecretBytes& domain_key, const std::array<std::uint8_t, 16>& salt);
 Result<std::string> hash_pin(const SecretBytes& pin);
 bool verify_pin(const std::string& stored, const SecretBytes& pin);
 

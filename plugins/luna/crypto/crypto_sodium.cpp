@@ -81,8 +81,20 @@ Result<SecretBytes> stretch_domain(const SecretBytes& text) {
 // a real Luna guards its PINs with hardware and lockout, the emulation with a
 // memory-hard hash that a batch run (dozens of logins) can still afford. The
 // parameters live in the stored string, so older verifiers still verify.
+// stretch_for_archive uses the same pair: a guess at a domain secret tested
+// against one archive costs at least a PIN-verifier guess.
 constexpr unsigned long long kPinOps = 2;
 constexpr std::size_t kPinMem = 19u << 20;
+
+Result<SecretBytes> stretch_for_archive(const SecretBytes& domain_key, const std::array<std::uint8_t, 16>& salt) {
+  ensure_init();
+  static_assert(crypto_pwhash_SALTBYTES == 16, "the archive id is the salt");
+  SecretBytes key(32);
+  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(domain_key.data()), domain_key.size(),
+                    salt.data(), kPinOps, kPinMem, crypto_pwhash_ALG_ARGON2ID13) != 0)
+    return Error::other("out of memory while deriving the archive's domain key");
+  return key;
+}
 
 Result<std::string> hash_pin(const SecretBytes& pin) {
   ensure_init();

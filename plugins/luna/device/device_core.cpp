@@ -1,5 +1,7 @@
 #include "plugins/luna/device/device_core.hpp"
 
+#include "plugins/luna/device/schema.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -80,6 +82,8 @@ Result<std::shared_ptr<DeviceCore>> DeviceCore::open(const KindProfile& profile,
   if (core->storage_key.size() != crypto::kAeadKeyBytes)
     return Error::integrity("device " + dir.filename().string() + ": hardware.key is damaged");
   HSM_TRY_ASSIGN(std::string version, core->meta("schema_version"));
+  HSM_TRY(core->upgrade_schema(version));
+  HSM_TRY_ASSIGN(version, core->meta("schema_version"));
   if (version != std::to_string(kSchemaVersion))
     return Error::integrity("device " + dir.filename().string() + " has state schema version " +
                             version + "; this plugin reads version " +
@@ -90,6 +94,25 @@ Result<std::shared_ptr<DeviceCore>> DeviceCore::open(const KindProfile& profile,
                         std::string(api::to_string(profile.kind)));
   HSM_TRY_ASSIGN(core->uuid, core->meta("uuid"));
   return core;
+}
+
+Status DeviceCore::upgrade_schema(const std::string& version) {
+  int v = 0;
+  for (char c : version) {
+    if (c < '0' || c > '9' || v > 1000) return {};  // not a number: the caller reports it
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1 || v >= kSchemaVersion) return {};
+  store::Transaction tx(*db);
+  HSM_TRY(tx.begin());
+  // Re-read inside the transaction: another process may have upgraded it.
+  HSM_TRY_ASSIGN(std::string now, meta("schema_version"));
+  if (now != version) return {};
+  for (int from = v; from < kSchemaVersion; ++from) HSM_TRY(db->exec(kSchemaUpgrades[from - 1]));
+  store::Stmt q(*db, "UPDATE meta SET value = ? WHERE key = 'schema_version'");
+  q.bind(1, std::to_string(kSchemaVersion));
+  HSM_TRY(q.run());
+  return tx.commit();
 }
 
 Result<std::string> DeviceCore::meta(std::string_view key) {

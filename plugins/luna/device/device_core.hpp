@@ -22,7 +22,9 @@ namespace hsm::luna {
 // Schema history (meta.schema_version):
 //   version 1: meta, hsm_policy, secret, cert, partition, partition_policy,
 //              domain, suite, object, audit.
-inline constexpr int kSchemaVersion = 1;
+//   version 2: partition.failed_logins (login lockout). Version 1 stores
+//              are upgraded in place when opened (schema.hpp).
+inline constexpr int kSchemaVersion = 2;
 
 struct DeviceCore {
   const KindProfile* profile = nullptr;
@@ -35,6 +37,8 @@ struct DeviceCore {
                                                        const std::filesystem::path& dir);
 
   api::Result<api::DeviceDesc> describe();
+  // Applies the schema upgrades of schema.hpp to a store of an older version.
+  api::Status upgrade_schema(const std::string& version);
   api::Result<std::string> meta(std::string_view key);
   api::Status set_meta(std::string_view key, std::string_view value);
   api::Status audit(std::string_view what);

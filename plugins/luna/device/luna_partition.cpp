@@ -4,6 +4,8 @@
 
 #include "plugins/luna/device/object_row.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
+#include "plugins/luna/rules/label_rules.hpp"
+#include "plugins/luna/rules/login_rules.hpp"
 
 namespace hsm::luna {
 
@@ -56,14 +58,65 @@ Status LunaPartition::require_login() const {
 }
 
 Status LunaPartition::login(const SecretBytes& pin) {
-  store::Stmt q(*core_->db, "SELECT pin_hash FROM partition WHERE id = ?");
-  q.bind(1, id_);
-  if (!q.step()) return q.status().ok() ? Status(Error::usage("partition vanished")) : q.status();
-  if (!crypto::verify_pin(q.text(0), pin))
-    return Error::usage("wrong PIN for partition " + name_,
-                        "check HSM_MIGRATE_PIN or the --pin-file contents");
-  logged_in_ = true;
-  return {};
+  std::string stored;
+  std::int64_t failed = 0;
+  {
+    store::Stmt q(*core_->db, "SELECT pin_hash, failed_logins FROM partition WHERE id = ?");
+    q.bind(1, id_);
+    if (!q.step()) return q.status().ok() ? Status(Error::usage("partition vanished")) : q.status();
+    stored = q.text(0);
+    failed = q.i64(1);
+  }
+  const std::string reset_fix = "the HSM SO resets it: `hsm-migrate partition reset-pin " +
+                                core_->dir.filename().string() + "/" + name_ + "` with the new PIN";
+  // Locked partitions refuse even the right PIN, as a Luna PO lockout does.
+  if (failed >= rules::kMaxFailedLogins)
+    return Error::auth("CKR_PIN_LOCKED",
+                       "partition " + name_ + " is locked after " + std::to_string(failed) + " consecutive wrong PINs",
+                       reset_fix);
+  const bool good = crypto::verify_pin(stored, pin);
+  if (good && failed == 0) {
+    logged_in_ = true;
+    return {};
+  }
+  // The count changes in a transaction: concurrent wrong logins all count.
+  store::Transaction tx(*core_->db);
+  HSM_TRY(tx.begin());
+  store::Stmt u(*core_->db, good ? "UPDATE partition SET failed_logins = 0 WHERE id = ?"
+                                 : "UPDATE partition SET failed_logins = failed_logins + 1 WHERE id = ? "
+                                   "RETURNING failed_logins");
+  u.bind(1, id_);
+  std::int64_t now_failed = 0;
+  if (!good && u.step()) now_failed = u.i64(0);
+  HSM_TRY(u.status());
+  if (good) HSM_TRY(u.run());
+  if (!good) HSM_TRY(core_->audit("partition " + name_ + ": wrong PIN (" + std::to_string(now_failed) + " in a row)"));
+  HSM_TRY(tx.commit());
+  if (good) {
+    logged_in_ = true;
+    return {};
+  }
+  if (now_failed >= rules::kMaxFailedLogins)
+    return Error::auth("CKR_PIN_LOCKED",
+                       "wrong PIN for partition " + name_ + "; that was " + std::to_string(now_failed) +
+                           " in a row, so the partition is now locked",
+                       reset_fix);
+  return Error::auth("CKR_PIN_INCORRECT",
+                     "wrong PIN for partition " + name_ + " (" + std::to_string(now_failed) + " of " +
+                         std::to_string(rules::kMaxFailedLogins) + " consecutive failures before it locks)",
+                     "check HSM_MIGRATE_PIN or the --pin-file contents");
+}
+
+Status LunaPartition::reset_pin(const SecretBytes& new_pin) {
+  if (new_pin.empty()) return Error::usage("the new PIN is empty");
+  HSM_TRY_ASSIGN(std::string hash, crypto::hash_pin(new_pin));
+  store::Transaction tx(*core_->db);
+  HSM_TRY(tx.begin());
+  store::Stmt u(*core_->db, "UPDATE partition SET pin_hash = ?, failed_logins = 0 WHERE id = ?");
+  u.bind(1, hash).bind(2, id_);
+  HSM_TRY(u.run());
+  HSM_TRY(core_->audit("partition " + name_ + ": PIN reset by the SO"));
+  return tx.commit();
 }
 
 Result<api::PartitionDesc> LunaPartition::load_desc(const api::DeviceDesc& dev) {
@@ -227,16 +280,28 @@ Result<StoredObject> LunaPartition::load(store::Stmt& q, std::uint64_t handle) {
   return o;
 }
 
-Result<std::vector<ObjectDesc>> LunaPartition::generate_keys(const api::KeyGenRequest& req) {
+Result<api::KeyGenResult> LunaPartition::generate_keys(const api::KeyGenRequest& req) {
   HSM_TRY(require_login());
   if (req.count < 1 || req.count > 1000000)
     return Error::usage("--count must be between 1 and 1000000");
   HSM_TRY_ASSIGN(crypto::KeySpec spec, crypto::parse_key_spec(req.type));
   if (req.mechanism != api::KeygenMechanism::none && spec.type != api::KeyType::rsa)
     return Error::usage("--keygen-mechanism applies to RSA keys only");
+  // rule X10: every label this call makes (base, or base-1 .. base-N) is
+  // checked; the longest suffix is the one to check.
+  const std::string base = req.label.empty() ? req.type : req.label;
+  HSM_TRY(rules::check_label(req.count == 1 ? base : base + "-" + std::to_string(req.count)));
   HSM_TRY_ASSIGN(api::Endpoint ep, describe());
+  api::KeyGenResult result;
   // rule K4: the client may remap old RSA mechanisms before the HSM sees them.
   api::KeygenMechanism mech = rules::remap_keygen(ep.device, ep.partition, req.mechanism, req.client);
+  if (req.mechanism != api::KeygenMechanism::none && mech != req.mechanism)
+    result.notices.push_back(
+        {true, std::nullopt, "K4", "",
+         "client " + req.client.version.str() + " remaps the " + std::string(api::to_string(req.mechanism)) +
+             " key-generation mechanism to " + std::string(api::to_string(mech)) + ": the key(s) were generated with " +
+             std::string(api::to_string(mech)),
+         "", {}, false});
   if (spec.type == api::KeyType::rsa && mech == api::KeygenMechanism::none)
     mech = api::KeygenMechanism::fips186_3;
   HSM_TRY(rules::check_key_generation(ep.device, ep.partition, spec.type, spec.bits, mech));
@@ -246,7 +311,6 @@ Result<std::vector<ObjectDesc>> LunaPartition::generate_keys(const api::KeyGenRe
 
   std::vector<StoredObject> objects;
   objects.reserve(adding);
-  const std::string base = req.label.empty() ? req.type : req.label;
   for (int i = 0; i < req.count; ++i) {
     HSM_TRY_ASSIGN(crypto::KeyMaterial km, crypto::generate(spec));
     ObjectDesc d;
@@ -278,11 +342,15 @@ Result<std::vector<ObjectDesc>> LunaPartition::generate_keys(const api::KeyGenRe
   }
   store::Transaction tx(*core_->db);
   HSM_TRY(tx.begin());
-  HSM_TRY_ASSIGN(std::vector<ObjectDesc> created, insert_objects(objects));
-  HSM_TRY(core_->audit("generated " + std::to_string(created.size()) + " object(s) of type " +
+  // Capacity again inside the write transaction (C1): a concurrent writer
+  // may have added objects while these keys were made.
+  HSM_TRY_ASSIGN(api::Endpoint now, describe());
+  HSM_TRY(rules::check_capacity(now.device, now.partition, adding));
+  HSM_TRY_ASSIGN(result.created, insert_objects(objects));
+  HSM_TRY(core_->audit("generated " + std::to_string(result.created.size()) + " object(s) of type " +
                        req.type + " in " + name_));
   HSM_TRY(tx.commit());
-  return created;
+  return result;
 }
 
 Status LunaPartition::set_policy(int id, int value) {

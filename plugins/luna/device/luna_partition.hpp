@@ -25,9 +25,10 @@ class LunaPartition final : public api::Partition {
 
   api::Result<api::Endpoint> describe() override;
   api::Status login(const api::SecretBytes& pin) override;
+  api::Status reset_pin(const api::SecretBytes& new_pin) override;
   api::Status for_each_object(const std::function<bool(const api::ObjectDesc&)>& visit) override;
   api::Result<std::vector<api::ObjectDesc>> find_objects(std::string_view selector) override;
-  api::Result<std::vector<api::ObjectDesc>> generate_keys(const api::KeyGenRequest& req) override;
+  api::Result<api::KeyGenResult> generate_keys(const api::KeyGenRequest& req) override;
   api::Status set_policy(int id, int value) override;
   api::Status domain_add(const api::DomainSecret& domain, bool primary) override;
   api::Status domain_label(std::string_view label, std::string_view new_label, bool primary) override;
@@ -46,10 +47,10 @@ class LunaPartition final : public api::Partition {
   api::Result<api::CloneInResult> clone_in(const api::Endpoint& source, const api::CloneMessages& messages,
                                            const api::ClientDesc& client, api::CloneInMode mode) override;
   // Archive verbs: partition_archive.cpp.
-  api::Result<api::ArchiveBegin> backup_begin() override;
+  api::Result<api::ArchiveBegin> backup_begin(const api::ArchiveBeginRequest& request) override;
   api::Result<std::uint64_t> backup_seal(std::string_view selector, const api::ArchiveAdFor& ad_for,
                                          const api::ArchiveSink& sink) override;
-  api::Result<api::Bytes> backup_sign(const api::Bytes& digest) override;
+  api::Result<api::ArchiveSeal> backup_finish(const api::ArchiveFinish& finish) override;
   api::Status restore_begin(const api::ArchiveSource& source) override;
   api::Result<api::ArchiveRestoreCounts> restore_blobs(const api::ArchiveBlobSource& blobs,
                                                        const api::ArchiveRestoreOptions& options,
@@ -92,6 +93,7 @@ class LunaPartition final : public api::Partition {
   // Archives: the master key of the backup or restore in progress, in
   // memory only (SecretBytes zeroises it), and the archive's source.
   std::optional<api::SecretBytes> archive_key_;
+  std::optional<api::ArchiveId> archive_id_;  // the backup in progress
   std::optional<api::ArchiveSource> archive_source_;
 };
 

@@ -3,28 +3,27 @@
 // backups):
 //
 //   source  backup_begin   a fresh archive master key (AMK, 32 random bytes,
-//                          memory only) wrapped for the primary domain; the
+//                          memory only) wrapped for the primary domain and
+//                          bound to the archive id (archive_keys.hpp); the
 //                          HOK certificate chain; the header description
 //           backup_seal    every selected object, in handle order, by ONE
 //                          query: AEAD(AMK, AD of its archive position,
-//                          check record || flattened object). V1 (rule U4):
-//                          the SMK sealed under the AMK, then SIM4 blobs
-//           backup_sign    the HOK's Ed25519 signature of the archive digest
-//   target  restore_begin  S1, then unwraps the AMK with the matching domain
+//                          archive_record.hpp). V1 (rule U4): the SMK sealed
+//                          under the AMK, then SIM4 blobs
+//           backup_finish  the HOK's Ed25519 signature of the archive digest
+//                          and the archive MAC over the id, the blob count,
+//                          the header digest and the archive digest
+//   target  restore_begin  S1 (the domain tag or fingerprint), unwraps the
+//                          AMK, checks the archive MAC (format 2)
 //           restore_blobs  opens each blob, judges it as a clone would, dedups
 //                          by fingerprint, writes in ONE transaction (a drill
-//                          uses every key, then rolls that transaction back)
-//
-// Master key wrap ("AMK1" || XChaCha20-Poly1305 output):
-//   key = HKDF-SHA256(domain key, salt = "", info = "hsm-migrate archive master key wrap v1|" || fp)
-//   AD  = "hsm-migrate archive master key v1|" || fp         (fp = the domain fingerprint, hex)
-// Object blob plaintext ("HMAB" u16 version=1, little-endian):
-//   u8 check kind (1 KCV, 2 public key SHA-256, 3 content SHA-256)  u8 n  n bytes check
-//   the flattened object (flat_object.hpp) to the end
-// KCV = the first 3 bytes of HMAC-SHA256(secret key, "hsm-migrate key check value v1").
+//                          uses every key, then rolls that transaction back;
+//                          replace rolls back on any refusal, X4)
 #include <unordered_set>
 
 #include "plugins/luna/cloning/sim4.hpp"
+#include "plugins/luna/device/archive_keys.hpp"
+#include "plugins/luna/device/archive_record.hpp"
 #include "plugins/luna/device/luna_partition.hpp"
 #include "plugins/luna/device/object_row.hpp"
 #include "plugins/luna/rules/clone_rules.hpp"
@@ -38,67 +37,12 @@ using api::Error;
 using api::Result;
 using api::SecretBytes;
 using api::Status;
+using archive_record::Check;
 
 namespace {
 
 constexpr std::uint8_t kTypeObject = 1, kTypeSim4 = 2, kTypeSmk = 3;
-constexpr std::uint8_t kCheckKcv = 1, kCheckPublic = 2, kCheckContent = 3;
-constexpr std::uint16_t kBlobVersion = 1;
 constexpr std::size_t kBatch = 256;
-
-Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
-
-Bytes kcv(const crypto::KeyMaterial& m) {
-  static const Bytes ctx = bytes_of("hsm-migrate key check value v1");
-  Bytes h = crypto::hmac_sha256(m.secret, ctx);
-  h.resize(3);
-  return h;
-}
-
-// What a drill compares with: recorded at backup time, inside the sealed blob.
-struct Check {
-  std::uint8_t kind = 0;
-  Bytes value;
-};
-
-Check check_of(api::ObjectClass cls, const crypto::KeyMaterial& m) {
-  switch (cls) {
-    case api::ObjectClass::secret_key: return {kCheckKcv, kcv(m)};
-    case api::ObjectClass::private_key:
-    case api::ObjectClass::public_key: return {kCheckPublic, crypto::sha256(m.public_der)};
-    default: return {kCheckContent, crypto::sha256(m.secret.data(), m.secret.size())};
-  }
-}
-
-void encode_blob(const Check& c, const SecretBytes& flat, SecretBytes& out) {
-  out.clear();
-  out.reserve(8 + c.value.size() + flat.size());
-  out.insert(out.end(), {'H', 'M', 'A', 'B', static_cast<std::uint8_t>(kBlobVersion & 0xff),
-                         static_cast<std::uint8_t>(kBlobVersion >> 8), c.kind,
-                         static_cast<std::uint8_t>(c.value.size())});
-  out.insert(out.end(), c.value.begin(), c.value.end());
-  out.insert(out.end(), flat.begin(), flat.end());
-}
-
-Result<cloning::FlatObject> decode_blob(const SecretBytes& p, Check& check) {
-  if (p.size() < 8 || p[0] != 'H' || p[1] != 'M' || p[2] != 'A' || p[3] != 'B')
-    return Error::integrity("an archive blob opened but is not an object record (bad magic)");
-  const unsigned version = p[4] | (p[5] << 8);
-  if (version != kBlobVersion)
-    return Error::integrity("an archive object record has version " + std::to_string(version) +
-                            "; this device reads version " + std::to_string(kBlobVersion));
-  check.kind = p[6];
-  const std::size_t n = p[7];
-  if (check.kind < kCheckKcv || check.kind > kCheckContent || 8 + n > p.size())
-    return Error::integrity("an archive object record has a bad check value");
-  check.value.assign(p.begin() + 8, p.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  return cloning::decode_flat(p.data() + 8 + n, p.size() - 8 - n);
-}
-
-Result<SecretBytes> wrap_key(const SecretBytes& domain_key, const std::string& fp) {
-  return crypto::hkdf_sha256(domain_key, {}, bytes_of("hsm-migrate archive master key wrap v1|" + fp), 32);
-}
-Bytes wrap_ad(const std::string& fp) { return bytes_of("hsm-migrate archive master key v1|" + fp); }
 
 bool selected(const api::ObjectDesc& d, std::string_view sel) {
   if (sel.empty() || sel == "all") return true;
@@ -111,8 +55,10 @@ std::string short_fp(const std::string& fp) { return fp.substr(0, 16); }
 
 }  // namespace
 
-Result<api::ArchiveBegin> LunaPartition::backup_begin() {
+Result<api::ArchiveBegin> LunaPartition::backup_begin(const api::ArchiveBeginRequest& req) {
   HSM_TRY(require_login());
+  if (req.format_version != 2)
+    return Error::usage("this device writes archive format 2, not " + std::to_string(req.format_version));
   api::ArchiveBegin b;
   HSM_TRY_ASSIGN(b.source, describe());
   HSM_TRY_ASSIGN(std::vector<cloning::DomainKey> domains, domain_keys());
@@ -123,12 +69,11 @@ Result<api::ArchiveBegin> LunaPartition::backup_begin() {
     return Error::refused("S1", "CKR_CERTIFICATE_INVALID",
                           b.source.address() + " has no primary cloning domain to bind an archive to",
                           "add a domain with `partition domain add " + b.source.address() + " --primary`");
-  b.domain_fingerprint = primary->fingerprint;
+  HSM_TRY_ASSIGN(SecretBytes bound, archive_keys::bound_domain_key(primary->key, req.archive_id));
+  HSM_TRY_ASSIGN(b.domain_fingerprint, archive_keys::domain_tag_hex(bound));
   archive_key_ = crypto::random_secret(32);
-  HSM_TRY_ASSIGN(SecretBytes wk, wrap_key(primary->key, primary->fingerprint));
-  b.wrapped_master_key = bytes_of("AMK1");
-  const Bytes sealed = crypto::aead_seal(wk, wrap_ad(primary->fingerprint), *archive_key_);
-  b.wrapped_master_key.insert(b.wrapped_master_key.end(), sealed.begin(), sealed.end());
+  archive_id_ = req.archive_id;
+  HSM_TRY_ASSIGN(b.wrapped_master_key, archive_keys::wrap_v2(bound, req.archive_id, *archive_key_));
   HSM_TRY_ASSIGN(Bytes hok, core_->get_cert("hok"));
   HSM_TRY_ASSIGN(Bytes root, core_->get_cert("root"));
   b.certificates = {std::move(hok), std::move(root)};
@@ -186,10 +131,10 @@ Result<std::uint64_t> LunaPartition::backup_seal(std::string_view selector, cons
       HSM_TRY(sink(f.desc, kTypeSim4, blob));
     } else {
       const std::uint64_t h = f.desc.handle;
-      const Check c = check_of(f.desc.cls, f.material);
+      const Check c = archive_record::check_of(f.desc.cls, f.material);
       f.desc.handle = 0;  // not encoded: a handle is per partition
       cloning::encode_flat(f, flat);
-      encode_blob(c, flat, plain);
+      archive_record::encode(c, flat, plain);
       f.desc.handle = h;
       const Bytes sealed = crypto::aead_seal(*archive_key_, ad_for(h, kTypeObject), plain);
       HSM_TRY(sink(f.desc, kTypeObject, sealed));
@@ -201,51 +146,78 @@ Result<std::uint64_t> LunaPartition::backup_seal(std::string_view selector, cons
   return count;
 }
 
-Result<Bytes> LunaPartition::backup_sign(const Bytes& digest) {
+Result<api::ArchiveSeal> LunaPartition::backup_finish(const api::ArchiveFinish& finish) {
   HSM_TRY(require_login());
-  if (!archive_key_) return Error::usage("backup_sign without backup_begin", "call backup_begin first");
-  if (digest.size() != 32) return Error::usage("an archive digest is 32 bytes");
+  if (!archive_key_ || !archive_id_)
+    return Error::usage("backup_finish without backup_begin", "call backup_begin first");
+  if (finish.archive_id != *archive_id_)
+    return Error::usage("backup_finish names another archive than backup_begin");
   crypto::KeyMaterial hok;
   hok.type = api::KeyType::ed25519;
   hok.curve = "Ed25519";
   HSM_TRY_ASSIGN(hok.secret, core_->get_secret("hok"));
   HSM_TRY_ASSIGN(hok.public_der, crypto::public_of(hok.secret));
-  auto sig = crypto::sign(hok, digest);
+  api::ArchiveSeal seal;
+  HSM_TRY_ASSIGN(seal.signature,
+                 crypto::sign(hok, Bytes(finish.archive_digest.begin(), finish.archive_digest.end())));
+  HSM_TRY_ASSIGN(seal.mac, archive_keys::archive_mac(*archive_key_, finish));
   archive_key_.reset();  // the archive is complete: the AMK is zeroised
-  return sig;
+  archive_id_.reset();
+  return seal;
 }
 
 Status LunaPartition::restore_begin(const api::ArchiveSource& source) {
   HSM_TRY(require_login());
   archive_key_.reset();
   archive_source_.reset();
+  if (source.format_version < 1 || source.format_version > 2)
+    return Error::integrity("archive format " + std::to_string(source.format_version) + " is not one this device opens");
   HSM_TRY_ASSIGN(std::vector<cloning::DomainKey> domains, domain_keys());
+  // rule S1: only a partition of the archive's cloning domain opens it. An
+  // archive this partition cannot open is an integrity failure (exit 4, as
+  // for any archive that does not open), naming the rule. Format 2 names its
+  // domain by a per-archive tag: each domain held is bound to the archive id
+  // (one Argon2id each) and compared.
   const cloning::DomainKey* match = nullptr;
+  SecretBytes bound;
   std::string held;
   for (const auto& d : domains) {
     held += (held.empty() ? "" : ", ") + short_fp(d.fingerprint);
-    if (d.fingerprint == source.domain_fingerprint) match = &d;
+    if (source.format_version == 1) {
+      if (d.fingerprint == source.domain_fingerprint) match = &d;
+    } else {
+      HSM_TRY_ASSIGN(SecretBytes b, archive_keys::bound_domain_key(d.key, source.finish.archive_id));
+      HSM_TRY_ASSIGN(std::string tag, archive_keys::domain_tag_hex(b));
+      if (tag == source.domain_fingerprint) {
+        match = &d;
+        bound = std::move(b);
+      }
+    }
+    if (match) break;
   }
-  // rule S1: only a partition of the archive's cloning domain opens it. An
-  // archive this partition cannot open is an integrity failure (exit 4, as
-  // for any archive that does not open), naming the rule.
   if (!match)
     return Error{api::ErrorKind::integrity,
-                 "archive of domain " + short_fp(source.domain_fingerprint) + " (from " + source.source.address() +
-                     "), partition " + name_ + " holds " + (held.empty() ? "no domain" : held),
+                 "archive of domain " +
+                     (source.format_version == 1 ? short_fp(source.domain_fingerprint)
+                                                 : std::string("tag ") + short_fp(source.domain_fingerprint)) +
+                     " (from " + source.source.address() + "), partition " + name_ + " holds " +
+                     (held.empty() ? "no domain" : held) + (source.format_version == 1 ? "" : ", none of them the archive's"),
                  "S1", "CKR_CERTIFICATE_INVALID",
                  "restore into a partition of the archive's domain, or add that domain with `partition domain add`"};
-  const Bytes& w = source.wrapped_master_key;
-  if (w.size() < 4 || !std::equal(w.begin(), w.begin() + 4, "AMK1"))
-    return Error::integrity("the archive's wrapped master key is not in a form this device knows");
-  HSM_TRY_ASSIGN(SecretBytes wk, wrap_key(match->key, match->fingerprint));
-  auto amk = crypto::aead_open(wk, wrap_ad(match->fingerprint), Bytes(w.begin() + 4, w.end()));
-  if (!amk.ok() || amk->size() != 32)
-    return Error::integrity("the archive's master key does not unwrap with domain " +
-                            short_fp(match->fingerprint) + " of " + name_ +
-                            ": the archive is not of this domain or was tampered with");
-  archive_key_ = std::move(*amk);
+  if (source.format_version == 1) {
+    HSM_TRY_ASSIGN(SecretBytes amk, archive_keys::unwrap_v1(match->key, match->fingerprint, source.wrapped_master_key));
+    archive_key_ = std::move(amk);
+  } else {
+    HSM_TRY_ASSIGN(SecretBytes amk, archive_keys::unwrap_v2(bound, source.finish.archive_id, source.wrapped_master_key));
+    // The MAC binds the header and the blob count to the domain: checked
+    // before any blob is opened.
+    HSM_TRY(archive_keys::check_archive_mac(amk, source.finish, source.mac));
+    archive_key_ = std::move(amk);
+  }
   archive_source_ = source;
+  // From here the device names the domain by its own fingerprint (the pair
+  // rules compare fingerprints; a format 2 tag is per archive).
+  archive_source_->domain_fingerprint = match->fingerprint;
   return {};
 }
 
@@ -257,6 +229,14 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
     return Error::usage("restore_blobs without restore_begin", "call restore_begin first");
   const SecretBytes amk = std::move(*archive_key_);
   archive_key_.reset();
+  const bool writes = opt.mode != api::ArchiveRestoreMode::open;
+  const bool drill = opt.mode == api::ArchiveRestoreMode::drill;
+  const bool replace = opt.mode == api::ArchiveRestoreMode::replace;
+  // The write transaction (BEGIN IMMEDIATE) starts before the partition is
+  // described: "already present" and the capacity count are decided inside
+  // it, so a concurrent writer cannot make an object appear twice.
+  store::Transaction tx(*core_->db);
+  if (writes) HSM_TRY(tx.begin());
   HSM_TRY_ASSIGN(api::Endpoint me, describe());
   // The source as the header describes it; the device that sealed the blobs
   // allowed them out, so its cloning policies count as on.
@@ -270,14 +250,10 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
   const api::Verdict pair = rules::evaluate_pair(src, me, opt.client);
   if (!pair.allowed) return Error::refused(pair.rule, pair.code, pair.message, pair.fix);
   const api::Protocol protocol = *pair.protocol;
-  const bool writes = opt.mode != api::ArchiveRestoreMode::open;
-  const bool drill = opt.mode == api::ArchiveRestoreMode::drill;
 
   api::ArchiveRestoreCounts counts;
-  store::Transaction tx(*core_->db);
-  if (writes) HSM_TRY(tx.begin());
   std::uint64_t present = me.partition.object_count;
-  if (opt.mode == api::ArchiveRestoreMode::replace) {
+  if (replace) {
     // lunacm `partition restore -replace`: the partition's objects go first.
     store::Stmt del(*core_->db, "DELETE FROM object WHERE partition_id = ?");
     del.bind(1, id_);
@@ -299,7 +275,7 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
     const Bytes challenge = crypto::random_bytes(32);
     switch (archived.cls) {
       case api::ObjectClass::secret_key: {
-        if (c.kind != kCheckKcv || kcv(o->material) != c.value)
+        if (c.kind != archive_record::kCheckKcv || archive_record::kcv(o->material) != c.value)
           return "key check value differs from the one recorded at backup";
         if (archived.key_type == api::KeyType::aes || archived.key_type == api::KeyType::des3) {
           auto ct = encrypt(at, challenge);
@@ -321,7 +297,7 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
         return "";
       default: {
         const Bytes h = crypto::sha256(o->material.secret.data(), o->material.secret.size());
-        if (c.kind != kCheckContent || h != c.value) return "content differs from the one recorded";
+        if (c.kind != archive_record::kCheckContent || h != c.value) return "content differs from the one recorded";
         return "";
       }
     }
@@ -396,13 +372,13 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
       auto o = cloning::open_sim4(*their_smk, *b.sealed, b.handle);
       if (!o.ok()) return Error::integrity(where + " does not open: " + o.error().message);
       f = std::move(*o);
-      check = check_of(f.desc.cls, f.material);
+      check = archive_record::check_of(f.desc.cls, f.material);
     } else if (b.type == kTypeObject) {
       auto p = crypto::aead_open(amk, b.associated_data, *b.sealed);
       if (!p.ok())
         return Error::integrity(where +
                                 " does not open: not of this archive, moved, swapped or tampered with");
-      HSM_TRY_ASSIGN(f, decode_blob(*p, check));
+      HSM_TRY_ASSIGN(f, archive_record::decode(*p, check));
     } else {
       return Error::integrity(where + ": unknown blob type " + std::to_string(b.type));
     }
@@ -469,14 +445,33 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
   HSM_TRY(blobs(visit));
   HSM_TRY(flush());
   if (counts.blobs == 0) return Error::integrity("the archive yielded no blob");
+  const api::ArchiveSource& src_archive = *archive_source_;
+  if (src_archive.format_version >= 2) {
+    // The MAC'd count: a host that dropped (or added) blobs gets nothing
+    // written, whatever the file's own hashes and signature say.
+    if (counts.blobs != src_archive.finish.blob_count)
+      return Error::integrity("the archive MAC covers " + std::to_string(src_archive.finish.blob_count) +
+                              " blob(s) but " + std::to_string(counts.blobs) +
+                              " were given: blobs were dropped or added; nothing was written");
+    counts.mac_verified = true;
+  }
   if (!writes || drill) {
     // open: nothing was written; drill: everything it restored goes again
     // (the transaction is rolled back; objects that were there stay).
     return counts;
   }
+  if (replace && counts.refused > 0) {
+    // rule X4 (model): a replace is all or nothing. The transaction that
+    // deleted and created is rolled back: the partition stays as it was.
+    counts.replace_blocked = true;
+    counts.created = 0;
+    counts.deleted = 0;
+    counts.already_present = 0;
+    archive_source_.reset();
+    return counts;
+  }
   HSM_TRY(core_->audit("archive: restored " + std::to_string(counts.created) + " object(s) from " +
-                       archive_source_->source.address() + " into " + name_ +
-                       (opt.mode == api::ArchiveRestoreMode::replace ? " (replace)" : " (add)")));
+                       src_archive.source.address() + " into " + name_ + (replace ? " (replace)" : " (add)")));
   HSM_TRY(tx.commit());
   archive_source_.reset();
   return counts;

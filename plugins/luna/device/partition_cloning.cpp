@@ -196,6 +196,12 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
   if (!session_)
     return Error::usage("partition " + name_ + " made no clone offer to " + source.address(),
                         "ask the target for an offer (clone_offer) before sending objects");
+  // The write transaction (BEGIN IMMEDIATE) starts before anything is read:
+  // "already present" and the capacity count are decided inside it, so two
+  // writers into this partition (two processes) can never both find an
+  // object absent and both create it.
+  store::Transaction tx(*core_->db);
+  HSM_TRY(tx.begin());
   HSM_TRY_ASSIGN(api::Endpoint me, describe());
   // lunacm's -replace: the partition's objects go first (deleted below, in
   // the transaction that creates the new ones), so everything after judges
@@ -291,8 +297,6 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
       fresh.pop_back();
     }
   }
-  store::Transaction tx(*core_->db);
-  HSM_TRY(tx.begin());
   if (replace) {
     store::Stmt del(*core_->db, "DELETE FROM object WHERE partition_id = ?");
     del.bind(1, id_);

@@ -12,7 +12,8 @@ CREATE TABLE secret(name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE cert(name TEXT PRIMARY KEY, der BLOB NOT NULL);
 CREATE TABLE partition(
   id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, type TEXT NOT NULL, auth TEXT NOT NULL,
-  fips INTEGER NOT NULL, pin_hash TEXT NOT NULL, smk_sealed BLOB, created INTEGER NOT NULL);
+  fips INTEGER NOT NULL, pin_hash TEXT NOT NULL, smk_sealed BLOB, created INTEGER NOT NULL,
+  failed_logins INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE partition_policy(
   partition_id INTEGER NOT NULL REFERENCES partition(id) ON DELETE CASCADE,
   id INTEGER NOT NULL, value INTEGER NOT NULL, PRIMARY KEY(partition_id, id));
@@ -38,5 +39,12 @@ CREATE INDEX object_fingerprint ON object(partition_id, fingerprint);
 CREATE INDEX object_label ON object(partition_id, label);
 CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, what TEXT NOT NULL);
 )SQL";
+
+// Upgrades, applied in order in one transaction when a device is opened:
+// kSchemaUpgrades[v - 1] takes a version v store to version v + 1.
+inline constexpr const char* kSchemaUpgrades[] = {
+    // 1 -> 2: consecutive wrong PINs per partition (login lockout).
+    "ALTER TABLE partition ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;",
+};
 
 }  // namespace hsm::luna

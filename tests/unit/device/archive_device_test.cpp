@@ -21,6 +21,13 @@ struct Blob {
   api::Bytes sealed;
 };
 
+// What the tool keeps of one archive: the device's header material, what the
+// trailer covers, and the device's signature and MAC.
+struct Archive : api::ArchiveBegin {
+  api::ArchiveFinish finish;
+  api::ArchiveSeal seal;
+};
+
 api::Bytes ad_of(std::uint64_t index, std::uint64_t handle, std::uint8_t type) {
   const std::string s = "test-archive|" + std::to_string(index) + "|" + std::to_string(handle) + "|" +
                         std::to_string(type);
@@ -47,10 +54,11 @@ class ArchiveDevice : public ::testing::Test {
   }
   std::unique_ptr<api::Partition> partition(api::Device& dev, const std::string& name,
                                             const std::string& domain = "archive-domain",
-                                            api::PartitionType type = api::PartitionType::v0) {
+                                            api::PartitionType type = api::PartitionType::v0, bool fips = false) {
     api::PartitionCreateRequest r;
     r.name = name;
     r.type = type;
+    r.fips = fips;
     r.domain.secret = api::secret_from(domain);
     r.pin = api::secret_from("partition-pin");
     auto p = dev.create_partition(r);
@@ -67,11 +75,15 @@ class ArchiveDevice : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.error().message;
   }
 
-  // backup_begin + backup_seal + backup_sign, as the tool does.
-  std::vector<Blob> backup(api::Partition& p, api::ArchiveBegin& begin) {
-    auto b = p.backup_begin();
+  // backup_begin + backup_seal + backup_finish, as the tool does; the
+  // digests stand for the file's (the device MACs whatever they are).
+  std::vector<Blob> backup(api::Partition& p, Archive& a) {
+    api::ArchiveBeginRequest req;
+    for (std::size_t i = 0; i < req.archive_id.size(); ++i) req.archive_id[i] = static_cast<std::uint8_t>(next_id_ + i);
+    ++next_id_;
+    auto b = p.backup_begin(req);
     EXPECT_TRUE(b.ok()) << (b.ok() ? "" : b.error().message);
-    begin = *b;
+    static_cast<api::ArchiveBegin&>(a) = *b;
     std::vector<Blob> blobs;
     auto n = p.backup_seal(
         "all", [&](std::uint64_t h, std::uint8_t t) { return ad_of(blobs.size(), h, t); },
@@ -81,18 +93,26 @@ class ArchiveDevice : public ::testing::Test {
         });
     EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
     EXPECT_EQ(*n, blobs.size());
-    const api::Bytes digest = crypto::sha256(api::Bytes{1, 2, 3});
-    auto sig = p.backup_sign(digest);
-    EXPECT_TRUE(sig.ok());
+    a.finish.archive_id = req.archive_id;
+    a.finish.blob_count = blobs.size();
+    a.finish.header_digest.fill(0x11);
+    a.finish.archive_digest.fill(0x22);
+    auto seal = p.backup_finish(a.finish);
+    EXPECT_TRUE(seal.ok()) << (seal.ok() ? "" : seal.error().message);
+    a.seal = *seal;
+    EXPECT_EQ(a.seal.mac.size(), 28u);
     // The signature is the HOK's: it verifies with the HOK certificate's key.
-    auto pub = crypto::certificate_public_key(begin.certificates.at(0));
+    auto pub = crypto::certificate_public_key(a.certificates.at(0));
     EXPECT_TRUE(pub.ok());
-    auto good = crypto::verify(api::KeyType::ed25519, *pub, digest, *sig);
+    auto good = crypto::verify(api::KeyType::ed25519, *pub,
+                               api::Bytes(a.finish.archive_digest.begin(), a.finish.archive_digest.end()),
+                               a.seal.signature);
     EXPECT_TRUE(good.ok() && *good);
     return blobs;
   }
-  api::ArchiveSource source_of(const api::ArchiveBegin& b) {
+  api::ArchiveSource source_of(const Archive& b) {
     api::ArchiveSource s;
+    s.format_version = 2;
     s.source.device.name = b.source.device.name;
     s.source.device.kind = b.source.device.kind;
     s.source.device.firmware = b.source.device.firmware;
@@ -101,9 +121,11 @@ class ArchiveDevice : public ::testing::Test {
     s.source.partition.type = b.source.partition.type;
     s.domain_fingerprint = b.domain_fingerprint;
     s.wrapped_master_key = b.wrapped_master_key;
+    s.finish = b.finish;
+    s.mac = b.seal.mac;
     return s;
   }
-  api::Result<api::ArchiveRestoreCounts> restore(api::Partition& p, const api::ArchiveBegin& begin,
+  api::Result<api::ArchiveRestoreCounts> restore(api::Partition& p, const Archive& begin,
                                                  const std::vector<Blob>& blobs,
                                                  api::ArchiveRestoreMode mode = api::ArchiveRestoreMode::add,
                                                  std::vector<api::ArchiveObjectReport>* reports = nullptr) {
@@ -127,18 +149,22 @@ class ArchiveDevice : public ::testing::Test {
 
   fs::path home_;
   std::vector<std::unique_ptr<api::Device>> devices_;
+  std::uint8_t next_id_ = 1;
 };
 
 TEST_F(ArchiveDevice, SameDomainRestoresTheSameKeys) {
   auto src = partition(device("hsm-a"), "src");
   keys(*src, "aes-256", 2, "k");
   keys(*src, "ec-p256", 1, "sig");
-  api::ArchiveBegin begin;
+  Archive begin;
   auto blobs = backup(*src, begin);
   ASSERT_EQ(blobs.size(), 4u);  // two AES keys, an EC pair
   for (const auto& b : blobs) EXPECT_EQ(b.type, 1);
   EXPECT_EQ(begin.certificates.size(), 2u);
-  EXPECT_EQ(begin.domain_fingerprint, begin.source.partition.domains.at(0).fingerprint);
+  // Format 2 names the domain by a per-archive tag, never by its fingerprint
+  // (which would let one precomputed table test guesses against every fleet).
+  EXPECT_NE(begin.domain_fingerprint, begin.source.partition.domains.at(0).fingerprint);
+  EXPECT_EQ(begin.domain_fingerprint.size(), 64u);
 
   auto dst = partition(device("hsm-b"), "dst");
   auto r = restore(*dst, begin, blobs);
@@ -164,16 +190,24 @@ TEST_F(ArchiveDevice, SameDomainRestoresTheSameKeys) {
 TEST_F(ArchiveDevice, S1WrongDomainIsAnIntegrityFailureAndTheCryptoFailsToo) {
   auto src = partition(device("hsm-a"), "src");
   keys(*src, "aes-256", 1, "k");
-  api::ArchiveBegin begin;
+  Archive begin;
   auto blobs = backup(*src, begin);
   auto other = partition(device("hsm-b"), "other", "another-domain");
   auto r = restore(*other, begin, blobs);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, api::ErrorKind::integrity);
   EXPECT_EQ(r.error().rule, "S1");
-  // Even when the header lies about the domain, the wrap does not open.
-  api::ArchiveBegin forged = begin;
-  forged.domain_fingerprint = other->describe()->partition.domains.at(0).fingerprint;
+  // Even when the header lies about the domain (the tag the other domain
+  // would give this archive id), the wrap does not open: it is keyed by the
+  // source's domain.
+  Archive mine;
+  auto theirs = partition(devices_.back().operator*(), "donor", "another-domain");
+  keys(*theirs, "aes-256", 1, "x");
+  next_id_ = 1;  // the same archive id as `begin`
+  (void)backup(*theirs, mine);
+  ASSERT_EQ(mine.finish.archive_id, begin.finish.archive_id);
+  Archive forged = begin;
+  forged.domain_fingerprint = mine.domain_fingerprint;
   auto f = restore(*other, forged, blobs);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.error().kind, api::ErrorKind::integrity);
@@ -184,7 +218,7 @@ TEST_F(ArchiveDevice, S1WrongDomainIsAnIntegrityFailureAndTheCryptoFailsToo) {
 TEST_F(ArchiveDevice, SwappedOrMovedBlobFailsAndNothingIsWritten) {
   auto src = partition(device("hsm-a"), "src");
   keys(*src, "aes-256", 300, "k");  // more than one insert batch
-  api::ArchiveBegin begin;
+  Archive begin;
   auto blobs = backup(*src, begin);
   auto dst = partition(device("hsm-b"), "dst");
   // The last two blobs swapped (their associated data stays with the position).
@@ -197,7 +231,7 @@ TEST_F(ArchiveDevice, SwappedOrMovedBlobFailsAndNothingIsWritten) {
   EXPECT_NE(r.error().message.find("does not open"), std::string::npos) << r.error().message;
   EXPECT_EQ(count(*dst), 0u);  // one transaction: the first 256 were rolled back
   // A blob of another archive (another master key) fails the same way.
-  api::ArchiveBegin begin2;
+  Archive begin2;
   auto blobs2 = backup(*src, begin2);
   auto mixed = blobs;
   mixed[5].sealed = blobs2[5].sealed;
@@ -214,7 +248,7 @@ TEST_F(ArchiveDevice, SwappedOrMovedBlobFailsAndNothingIsWritten) {
 TEST_F(ArchiveDevice, V1PartitionArchivesItsSmkAndSim4Blobs) {
   auto src = partition(device("hsm-a"), "src", "archive-domain", api::PartitionType::v1);
   keys(*src, "aes-256", 2, "k");
-  api::ArchiveBegin begin;
+  Archive begin;
   auto blobs = backup(*src, begin);
   ASSERT_EQ(blobs.size(), 3u);
   EXPECT_EQ(blobs[0].type, 3);  // rule U4: the SMK first
@@ -249,7 +283,7 @@ TEST_F(ArchiveDevice, V1PartitionArchivesItsSmkAndSim4Blobs) {
 TEST_F(ArchiveDevice, AddKeepsReplaceDeletesFirstAndDuplicatesAreNotDoubled) {
   auto src = partition(device("hsm-a"), "src");
   keys(*src, "aes-256", 3, "k");
-  api::ArchiveBegin begin;
+  Archive begin;
   auto blobs = backup(*src, begin);
   auto dst = partition(device("hsm-b"), "dst");
   keys(*dst, "aes-128", 1, "resident");
@@ -275,7 +309,7 @@ TEST_F(ArchiveDevice, OpenWritesNothingAndDrillUsesEveryKeyThenRollsBack) {
   keys(*src, "aes-256", 2, "k");
   keys(*src, "rsa-2048", 1, "sig");
   keys(*src, "ed25519", 1, "ed");
-  api::ArchiveBegin begin;
+  Archive begin;
   auto blobs = backup(*src, begin);
   auto dst = partition(device("hsm-b"), "dst");
   auto o = restore(*dst, begin, blobs, api::ArchiveRestoreMode::open);
@@ -293,6 +327,89 @@ TEST_F(ArchiveDevice, OpenWritesNothingAndDrillUsesEveryKeyThenRollsBack) {
   auto a = restore(*dst, begin, blobs);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(count(*dst), 6u);
+}
+
+// Format 2: the archive MAC binds the blob count and the header digest to
+// the domain. A host that drops a blob, or edits the header and has the file
+// re-signed (even by a chain the reader trusts), gets nothing written.
+TEST_F(ArchiveDevice, ArchiveMacBindsTheBlobCountAndTheHeader) {
+  auto src = partition(device("hsm-a"), "src");
+  keys(*src, "aes-256", 4, "k");
+  Archive begin;
+  auto blobs = backup(*src, begin);
+  auto dst = partition(device("hsm-b"), "dst");
+  // Blobs dropped, count left alone: the device counts what it is given.
+  auto fewer = blobs;
+  fewer.pop_back();
+  auto r = restore(*dst, begin, fewer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, api::ErrorKind::integrity);
+  EXPECT_NE(r.error().message.find("blob(s) but 3 were given"), std::string::npos) << r.error().message;
+  EXPECT_EQ(count(*dst), 0u);
+  // Blobs dropped and the count changed to match: the MAC fails.
+  Archive lying = begin;
+  lying.finish.blob_count = 3;
+  auto c = restore(*dst, lying, fewer);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().kind, api::ErrorKind::integrity);
+  EXPECT_NE(c.error().message.find("archive MAC does not verify"), std::string::npos) << c.error().message;
+  // An edited header (another header digest), or another archive digest.
+  for (int which = 0; which < 2; ++which) {
+    Archive edited = begin;
+    (which == 0 ? edited.finish.header_digest : edited.finish.archive_digest)[7] ^= 1;
+    auto e = restore(*dst, edited, blobs);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("archive MAC does not verify"), std::string::npos) << e.error().message;
+  }
+  // No MAC at all in a format 2 archive: refused.
+  Archive bare = begin;
+  bare.seal.mac.clear();
+  EXPECT_FALSE(restore(*dst, bare, blobs).ok());
+  EXPECT_EQ(count(*dst), 0u);
+  auto ok = restore(*dst, begin, blobs);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_TRUE(ok->mac_verified);
+  EXPECT_EQ(count(*dst), 4u);
+}
+
+// Rule X4 (model): a replace is all or nothing. An RSA-1024 key refused by
+// a FIPS partition (X3) blocks the whole replace: nothing deleted, nothing
+// written.
+TEST_F(ArchiveDevice, X4ReplaceWithARefusedObjectDeletesNothing) {
+  auto src = partition(device("hsm-a"), "src");
+  keys(*src, "aes-256", 2, "k");
+  keys(*src, "rsa-1024", 1, "weak");
+  Archive begin;
+  auto blobs = backup(*src, begin);
+  auto dst = partition(device("hsm-b", {7, 8, 0}), "dst", "archive-domain", api::PartitionType::v0, true);
+  keys(*dst, "aes-128", 3, "resident");
+  std::vector<api::ArchiveObjectReport> reports;
+  auto r = restore(*dst, begin, blobs, api::ArchiveRestoreMode::replace, &reports);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->replace_blocked);
+  EXPECT_EQ(r->refused, 2u);  // the RSA-1024 pair
+  EXPECT_EQ(r->created, 0u);
+  EXPECT_EQ(r->deleted, 0u);
+  EXPECT_EQ(count(*dst), 3u);
+  EXPECT_EQ(dst->find_objects("resident-3")->size(), 1u);
+  // add keeps what it can (per object, as before).
+  auto a = restore(*dst, begin, blobs, api::ArchiveRestoreMode::add);
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->replace_blocked);
+  EXPECT_EQ(a->created, 2u);
+  EXPECT_EQ(count(*dst), 5u);
+}
+
+// The domain tag is per archive: two backups of one partition share nothing
+// an offline guesser could reuse.
+TEST_F(ArchiveDevice, DomainTagDiffersPerArchive) {
+  auto src = partition(device("hsm-a"), "src");
+  keys(*src, "aes-256", 1, "k");
+  Archive a, b;
+  (void)backup(*src, a);
+  (void)backup(*src, b);
+  EXPECT_NE(a.domain_fingerprint, b.domain_fingerprint);
+  EXPECT_NE(a.wrapped_master_key, b.wrapped_master_key);
 }
 
 TEST_F(ArchiveDevice, SealWithoutBeginIsAUsageError) {

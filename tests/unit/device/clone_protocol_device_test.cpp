@@ -50,7 +50,7 @@ class CloneProtocolDevice : public ::testing::Test {
     auto r = p.generate_keys(req);
     EXPECT_TRUE(r.ok()) << r.error().message;
     std::vector<std::uint64_t> handles;
-    for (const auto& o : *r) handles.push_back(o.handle);
+    for (const auto& o : r->created) handles.push_back(o.handle);
     return handles;
   }
   std::uint64_t count(api::Partition& p) {

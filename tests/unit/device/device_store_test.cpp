@@ -83,7 +83,7 @@ TEST_F(DeviceStore, KeyMaterialNeverInClearInTheDatabase) {
   auto created = p->generate_keys(req);
   ASSERT_TRUE(created.ok());
   auto& lp = static_cast<LunaPartition&>(*p);
-  auto obj = lp.load(created->front().handle);
+  auto obj = lp.load(created->created.front().handle);
   ASSERT_TRUE(obj.ok());
   const std::string key(obj->material.secret.begin(), obj->material.secret.end());
   ASSERT_EQ(key.size(), 32u);
@@ -122,13 +122,13 @@ TEST_F(DeviceStore, KeysAreRealAndUsable) {
     req.type = type;
     auto keys = p->generate_keys(req);
     ASSERT_TRUE(keys.ok()) << type;
-    ASSERT_EQ(keys->size(), 2u);
+    ASSERT_EQ(keys->created.size(), 2u);
     api::Bytes msg{1, 2, 3, 4};
-    auto sig = p->sign(keys->at(0).handle, msg);
+    auto sig = p->sign(keys->created.at(0).handle, msg);
     ASSERT_TRUE(sig.ok()) << type;
-    EXPECT_TRUE(p->verify(keys->at(1).handle, msg, *sig).value()) << type;
+    EXPECT_TRUE(p->verify(keys->created.at(1).handle, msg, *sig).value()) << type;
     msg[0] ^= 1;
-    EXPECT_FALSE(p->verify(keys->at(1).handle, msg, *sig).value()) << type;
+    EXPECT_FALSE(p->verify(keys->created.at(1).handle, msg, *sig).value()) << type;
   }
   for (const char* type : {"aes-128", "aes-192", "aes-256", "des3"}) {
     api::KeyGenRequest req;
@@ -136,10 +136,10 @@ TEST_F(DeviceStore, KeysAreRealAndUsable) {
     auto keys = p->generate_keys(req);
     ASSERT_TRUE(keys.ok()) << type;
     api::Bytes pt{'h', 'e', 'l', 'l', 'o'};
-    auto ct = p->encrypt(keys->front().handle, pt);
+    auto ct = p->encrypt(keys->created.front().handle, pt);
     ASSERT_TRUE(ct.ok()) << type;
     EXPECT_NE(*ct, pt);
-    EXPECT_EQ(p->decrypt(keys->front().handle, *ct).value(), pt) << type;
+    EXPECT_EQ(p->decrypt(keys->created.front().handle, *ct).value(), pt) << type;
   }
 }
 
@@ -194,6 +194,10 @@ TEST_F(DeviceStore, EnableFmReplacesHok) {  // rule S2
   auto dev = create("hsm-a", api::DeviceKind::luna7, {7, 8, 0});
   auto& core_dir = home_;
   (void)core_dir;
+  auto no_policy = dev->enable_fm();  // rule X9: HSM policy 50 first
+  ASSERT_FALSE(no_policy.ok());
+  EXPECT_EQ(no_policy.error().rule, "X9");
+  ASSERT_TRUE(dev->set_hsm_policy(api::policy::hsm_allow_fm, 1).ok());
   ASSERT_TRUE(dev->enable_fm().ok());
   EXPECT_EQ(dev->describe()->fm, api::FmState::enabled);
   auto again = dev->enable_fm();
