@@ -46,6 +46,8 @@ void apply_record(JournalState& st, const nlohmann::json& rec) {
     st.setup_done.insert(rec.value("item", ""));
   } else if (ev == "step-begin") {
     st.steps_begun.insert(rec.value("step", 0));
+  } else if (ev == "archive-begin") {
+    st.archive_ids[rec.value("step", 0)].insert(rec.value("archive_id", ""));
   } else if (ev == "step-done") {
     st.steps_done.insert(rec.value("step", 0));
   } else if (ev == "run-done") {

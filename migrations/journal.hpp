@@ -5,8 +5,10 @@
 // run with a new journal.
 //
 // Records ("event"): run-start {plan, source, id, steps, time}, setup-begin
-// and setup-done {item}, step-begin {step, action, what}, batch-done {step,
-// batch, created, already_present}, step-done {step, summary}, run-done.
+// and setup-done {item}, step-begin {step, action, what}, archive-begin
+// {step, archive, archive_id} (before a backup step writes its archive),
+// batch-done {step, batch, created, already_present}, step-done {step,
+// summary}, run-done.
 // Every record also has "seq" (1, 2, ...) and "at" (Unix seconds).
 //
 // Test hook (crash tests only): HSM_MIGRATE_CRASH_AFTER_RECORDS=N raises
@@ -19,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -41,6 +44,10 @@ struct JournalState {
   std::set<std::string> setup_done;   // setup items recorded done
   std::set<int> steps_begun;
   std::set<int> steps_done;
+  // Per backup step: the ids of the archives its attempts began to write
+  // (archive-begin). A resumed step accepts an archive at its path only if
+  // it carries one of these ids.
+  std::map<int, std::set<std::string>> archive_ids;
   std::size_t records = 0;
 };
 

@@ -126,7 +126,7 @@ class Executor {
           else if constexpr (std::is_same_v<T, HaGroupRemoveStep>) return runner_.hagroup_remove(b);
           else if constexpr (std::is_same_v<T, CloneStep>) return runner_.clone(b, hook);
           else if constexpr (std::is_same_v<T, BackupStep>)
-            return runner_.backup(b, expand_template(b.archive, run_time_), redo_, hook);
+            return runner_.backup(b, expand_template(b.archive, run_time_), written_ids_, archive_hook_, hook);
           else if constexpr (std::is_same_v<T, RestoreStep>)
             return runner_.restore(b, expand_template(b.archive, run_time_), hook);
           else if constexpr (std::is_same_v<T, VerifyStep>)
@@ -149,7 +149,12 @@ class Executor {
       return {};
     }
     const bool redo = js_.steps_begun.count(n) > 0;
-    redo_ = redo;
+    written_ids_ = js_.archive_ids.count(n) ? js_.archive_ids.at(n) : std::set<std::string>{};
+    const std::string archive_path =
+        std::holds_alternative<BackupStep>(s.body) ? expand_template(std::get<BackupStep>(s.body).archive, run_time_) : "";
+    archive_hook_ = [this, n, archive_path](const std::string& id) -> Status {
+      return record({{"event", "archive-begin"}, {"step", n}, {"archive", archive_path}, {"archive_id", id}});
+    };
     HSM_TRY(record({{"event", "step-begin"},
                     {"step", n},
                     {"action", std::string(to_string(s.action()))},
@@ -191,7 +196,8 @@ class Executor {
   Journal* journal_;
   const JournalState& js_;
   std::int64_t run_time_ = 0;
-  bool redo_ = false;
+  std::set<std::string> written_ids_;  // the current step's journaled archive ids
+  ArchiveIdHook archive_hook_;
   json setup_, steps_;
 };
 

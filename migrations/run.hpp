@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,10 @@ namespace hsm::plans {
 // Called after each object batch a target committed: batch number (1-based),
 // objects created and objects found already present.
 using BatchHook = std::function<api::Status(std::size_t batch, std::size_t created, std::size_t already_present)>;
+// Called by a backup step with the id of the archive it is about to write,
+// before writing it: the journal records it (archive-begin), so that a
+// resumed step accepts an archive at its path only if this run wrote it.
+using ArchiveIdHook = std::function<api::Status(const std::string& archive_id_hex)>;
 
 // One method per kind of setup item and step. Each returns a one-line summary
 // of what it did.
@@ -60,10 +65,15 @@ class StepRunner {
   virtual api::Result<std::string> clone(const CloneStep& s, const BatchHook& hook) = 0;
   // `archive`: the step's archive path with its date template expanded (the
   // same for every step of one run, resumed or not), relative to --home.
-  // redo: the step is redone after a crash; an archive it finds at `archive`
-  // is the one the interrupted attempt wrote (written atomically: whole).
-  virtual api::Result<std::string> backup(const BackupStep& s, const std::string& archive, bool redo,
-                                          const BatchHook& hook) = 0;
+  // `written_ids`: the archive ids earlier attempts of this step journaled;
+  // an archive found at `archive` is the interrupted attempt's (written
+  // atomically: whole) only if its id is one of them. Anything else there
+  // (yesterday's archive under a daily name, another run's) is not this
+  // run's backup. `before_write` journals the id of the archive about to be
+  // written.
+  virtual api::Result<std::string> backup(const BackupStep& s, const std::string& archive,
+                                          const std::set<std::string>& written_ids,
+                                          const ArchiveIdHook& before_write, const BatchHook& hook) = 0;
   virtual api::Result<std::string> restore(const RestoreStep& s, const std::string& archive,
                                            const BatchHook& hook) = 0;
   virtual api::Result<std::string> verify(const VerifyStep& s, const std::string& archive) = 0;

@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <ctime>
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "formats/archive_reader.hpp"
 #include "formats/archive_writer.hpp"
 #include "tool/lock.hpp"
+#include "tool/trust.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -25,8 +28,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-Result<api::ArchiveSource> source_of(const formats::ArchiveHeader& h) {
+// What the target device is given: the header as verified, and (format 2)
+// the MAC with everything it covers, all read from the verified archive.
+Result<api::ArchiveSource> source_of(const formats::VerifyReport& r) {
+  const formats::ArchiveHeader& h = r.header;
   api::ArchiveSource s;
+  s.format_version = h.format_version;
   s.source.device.name = h.source_device;
   auto kind = api::parse_device_kind(h.device_kind);
   auto fw = api::Version::parse(h.firmware);
@@ -43,14 +50,26 @@ Result<api::ArchiveSource> source_of(const formats::ArchiveHeader& h) {
   s.source.partition.type = *type;
   s.domain_fingerprint = formats::to_hex(h.domain_fingerprint);
   s.wrapped_master_key = h.wrapped_master_key;
+  s.finish.archive_id = h.archive_id;
+  s.finish.blob_count = r.blobs_checked;
+  s.finish.header_digest = h.header_digest;
+  s.finish.archive_digest = r.archive_digest;
+  s.mac = r.archive_mac;
   return s;
 }
+
+// The sentence a restore, drill or deep verify of a version 1 archive adds.
+constexpr const char* kV1Notice =
+    "archive format version 1: its header and blob count are not bound to the domain key, so it is less "
+    "protected than a version 2 archive (authenticity rests on the signature alone); back up again to get one";
 
 json header_json(const formats::ArchiveHeader& h) {
   return json{{"format_version", h.format_version},
               {"archive_id", formats::to_hex(h.archive_id)},
               {"created_at", h.created_at},
               {"source", h.source_device + "/" + h.partition_name},
+              {"scope", std::string(formats::to_string(h.scope))},
+              {"selector", h.selector},
               {"device_kind", h.device_kind},
               {"firmware", h.firmware},
               {"fm_class", h.fm_class},
@@ -97,28 +116,41 @@ Result<Held> hold(Context& ctx, const Address& a, const std::string& command, in
   return h;
 }
 
-// Runs one of restore_blobs' modes over a verified archive.
-Result<api::ArchiveRestoreCounts> restore_from(Context& ctx, api::Partition& part, const std::string& path,
-                                               const formats::ArchiveHeader& header,
+// Verifies the archive against the trusted roots (the fleet's, HOME/trust/,
+// --trusted-root). Errors: integrity for an untrusted root.
+Result<std::unique_ptr<formats::VerifiedArchive>> open_verified(Context& ctx, const std::string& path,
+                                                                const std::vector<std::string>& extra_roots) {
+  HSM_TRY_ASSIGN(std::vector<TrustedRoot> roots, trusted_roots(ctx.fleet->home(), extra_roots));
+  formats::VerifyOptions vopt;
+  vopt.trusted_roots = digests_of(roots);
+  return formats::VerifiedArchive::open(fs::path(path), vopt);
+}
+
+// Runs one of restore_blobs' modes over a verified archive: the device first
+// gets the header and (format 2) the MAC with what it covers, then the blobs.
+Result<api::ArchiveRestoreCounts> restore_from(Context& ctx, api::Partition& part,
+                                               const formats::VerifiedArchive& archive,
                                                api::ArchiveRestoreMode mode, const std::string& selector,
                                                const ArchiveProgress& progress, std::string_view phase,
                                                const std::function<void(const api::ArchiveObjectReport&)>& rep) {
-  HSM_TRY_ASSIGN(api::ArchiveSource src, source_of(header));
+  const formats::ArchiveHeader& header = archive.report().header;
+  HSM_TRY_ASSIGN(api::ArchiveSource src, source_of(archive.report()));
   HSM_TRY(part.restore_begin(src));
   api::ArchiveRestoreOptions opt;
   opt.mode = mode;
   opt.selector = selector;
   opt.client = ctx.client;
   std::uint64_t done = 0;
+  const std::uint64_t total = archive.report().blobs_checked;
   auto blobs = [&](const api::ArchiveBlobVisitor& visit) -> Status {
-    return formats::for_each_blob(fs::path(path), [&](const formats::BlobRecord& r) -> Status {
+    return archive.for_each_blob([&](const formats::BlobRecord& r) -> Status {
       api::ArchiveBlob b;
       b.handle = r.handle;
       b.type = static_cast<std::uint8_t>(r.type);
       b.associated_data = formats::blob_associated_data(header.archive_id, r.index, r.handle, b.type);
       b.sealed = &r.sealed;
       HSM_TRY(visit(b));
-      if (progress && (++done % 1024 == 0)) progress(phase, done, 0);
+      if (progress && (++done % 1024 == 0 || done == total)) progress(phase, done, total);
       return {};
     });
   };
@@ -140,25 +172,58 @@ Result<std::string> expand_archive_path(const std::string& templ, std::int64_t u
   return out;
 }
 
+// A destination that exists must be a regular file: --force replaces an old
+// archive, never a FIFO, a device node (as root, /dev/null) or a folder.
+Status check_destination(const std::string& path, bool force) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return {};  // absent: fine
+  if (!S_ISREG(st.st_mode))
+    return Error::usage("archive destination " + path + " exists and is not a regular file (" +
+                            (S_ISDIR(st.st_mode)    ? "a folder"
+                             : S_ISFIFO(st.st_mode) ? "a FIFO"
+                             : S_ISLNK(st.st_mode)  ? "a symbolic link"
+                             : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device node"
+                                                                           : "a special file") +
+                            "); it is never replaced, even with --force",
+                        "give the path of a new archive file");
+  if (!force)
+    return Error::usage("archive " + path + " exists; it is never overwritten without --force",
+                        "pass --force to replace it, or choose another path");
+  return {};
+}
+
 Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
   HSM_TRY_ASSIGN(std::string path, expand_archive_path(req.archive, std::time(nullptr)));
-  std::error_code ec;
-  if (fs::exists(path, ec) && !req.force)
-    return Error::usage("archive " + path + " exists; it is never overwritten without --force",
-                        "pass --force to replace it, or choose another path");
+  HSM_TRY(check_destination(path, req.force));
   HSM_TRY_ASSIGN(Held h, hold(ctx, req.source, "backup", req.wait_seconds));
-  HSM_TRY_ASSIGN(api::ArchiveBegin begin, h.part->backup_begin());
+  // The tool draws the archive id so the device can bind its domain
+  // material to it before the header is written (format 2).
+  formats::ArchiveId id{};
+  if (req.archive_id) {
+    id = *req.archive_id;
+  } else {
+    HSM_TRY_ASSIGN(id, formats::new_archive_id());
+  }
+  api::ArchiveBeginRequest breq;
+  breq.archive_id = id;
+  breq.format_version = formats::kFormatVersion;
+  HSM_TRY_ASSIGN(api::ArchiveBegin begin, h.part->backup_begin(breq));
 
   formats::ArchiveHeader header;
+  header.archive_id = id;
+  header.created_at = static_cast<std::int64_t>(std::time(nullptr));
   header.source_device = begin.source.device.name;
   header.device_kind = std::string(api::to_string(begin.source.device.kind));
   header.firmware = begin.source.device.firmware.str();
   header.fm_class = std::string(api::to_string(begin.source.device.fm));
   header.partition_name = begin.source.partition.name;
   header.partition_type = std::string(api::to_string(begin.source.partition.type));
+  const bool complete = req.selector.empty() || req.selector == "all";
+  header.scope = complete ? formats::ArchiveScope::complete : formats::ArchiveScope::subset;
+  header.selector = complete ? "" : req.selector;
   const auto fp = formats::digest_from_hex(begin.domain_fingerprint);
-  if (!fp) return Error::other("the device gave a domain fingerprint that is not 32 bytes of hex");
+  if (!fp) return Error::other("the device gave a domain tag that is not 32 bytes of hex");
   header.domain_fingerprint = *fp;
   header.wrapped_master_key = std::move(begin.wrapped_master_key);
   header.certificates = std::move(begin.certificates);
@@ -166,9 +231,10 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   api::Partition& part = *h.part;
   formats::ArchiveWriterOptions wopt;
   wopt.overwrite = req.force;
+  wopt.identity_given = true;
   HSM_TRY_ASSIGN(auto writer, formats::ArchiveWriter::create(
                                   path, std::move(header),
-                                  [&part](const api::Bytes& digest) { return part.backup_sign(digest); }, wopt));
+                                  [&part](const api::ArchiveFinish& f) { return part.backup_finish(f); }, wopt));
   const std::uint64_t total = begin.source.partition.object_count;
   std::uint64_t objects = 0;
   auto ad_for = [&](std::uint64_t handle, std::uint8_t type) {
@@ -191,8 +257,10 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   out.notice = h.notice;
   out.doc = json{{"archive", sum.path.string()},
                  {"archive_id", formats::to_hex(sum.archive_id)},
+                 {"format_version", formats::kFormatVersion},
                  {"source", req.source.device + "/" + req.source.partition},
-                 {"domain_fingerprint", formats::to_hex(*fp)},
+                 {"scope", complete ? "complete" : "subset"},
+                 {"domain_tag", formats::to_hex(*fp)},
                  {"blobs", blobs},
                  {"objects", objects},
                  {"sealed_bytes", sum.sealed_bytes},
@@ -200,13 +268,15 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
                  {"archive_digest", formats::to_hex(sum.archive_digest)},
                  {"seconds", secs},
                  {"objects_per_second", secs > 0 ? static_cast<double>(objects) / secs : 0.0}};
+  if (!complete) out.doc["selector"] = req.selector;
   if (!out.notice.empty()) out.doc["lock_taken_over"] = out.notice;
   return out;
 }
 
 Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
-  HSM_TRY_ASSIGN(formats::ArchiveHeader header, formats::read_header(fs::path(req.archive)));
+  HSM_TRY_ASSIGN(auto archive, open_verified(ctx, req.archive, req.trusted_roots));
+  const formats::ArchiveHeader& header = archive->report().header;
   HSM_TRY_ASSIGN(Held h, hold(ctx, req.target, "restore", req.wait_seconds));
   ArchiveOutcome out;
   out.notice = h.notice;
@@ -223,39 +293,49 @@ Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
   };
   const auto mode = req.mode == RestoreMode::replace ? api::ArchiveRestoreMode::replace : api::ArchiveRestoreMode::add;
   HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
-                 restore_from(ctx, *h.part, req.archive, header, mode, req.selector, req.progress, "restore", rep));
+                 restore_from(ctx, *h.part, *archive, mode, req.selector, req.progress, "restore", rep));
   out.refused_or_failed = c.refused;
+  if (c.replace_blocked) {
+    // The device rolled back: what it reported as created was never kept.
+    created = json::array();
+    present = json::array();
+    truncated = false;
+  }
   out.doc = json{{"archive", req.archive},
                  {"target", req.target.device + "/" + req.target.partition},
                  {"mode", req.mode == RestoreMode::replace ? "replace" : "add"},
-                 {"header", header_json(header)}};
+                 {"header", header_json(header)},
+                 {"authenticated", true},
+                 {"mac_verified", c.mac_verified}};
   out.doc["counts"] = counts_json(c);
+  if (c.replace_blocked)
+    out.doc["replace_blocked"] = "rule X4: with --replace every object must be restorable; " +
+                                 std::to_string(c.refused) + " would be refused, so nothing was deleted or restored";
   out.doc["created"] = std::move(created);
   if (truncated) out.doc["lists_truncated"] = true;
   out.doc["already_present"] = std::move(present);
   out.doc["refused"] = std::move(refused);
   out.doc["seconds"] = seconds_since(t0);
+  if (header.format_version == 1) out.doc["protection_notice"] = kV1Notice;
   if (!out.notice.empty()) out.doc["lock_taken_over"] = out.notice;
   return out;
 }
 
 Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
+  HSM_TRY_ASSIGN(std::vector<TrustedRoot> roots, trusted_roots(ctx.fleet->home(), req.trusted_roots));
   formats::VerifyOptions vopt;
-  if (!req.trusted_root.empty()) {
-    std::ifstream in(req.trusted_root, std::ios::binary);
-    if (!in) return Error::usage("cannot read the trusted root " + req.trusted_root);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::string trimmed = text;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r' || trimmed.back() == ' '))
-      trimmed.pop_back();
-    if (auto d = formats::digest_from_hex(trimmed)) vopt.trusted_root_sha256 = *d;
-    else vopt.trusted_root_sha256 = formats::certificate_sha256(api::Bytes(text.begin(), text.end()));
-  }
-  HSM_TRY_ASSIGN(formats::VerifyReport r, formats::verify(fs::path(req.archive), vopt));
+  vopt.trusted_roots = digests_of(roots);
+  vopt.any_root = req.any_root;
+  HSM_TRY_ASSIGN(auto archive, formats::VerifiedArchive::open(fs::path(req.archive), vopt));
+  const formats::VerifyReport& r = archive->report();
   const double secs = seconds_since(t0);
   ArchiveOutcome out;
-  out.doc = json{{"archive", req.archive}, {"ok", true}, {"header", header_json(r.header)}};
+  out.unauthenticated = !r.root_trusted;
+  out.doc = json{{"archive", req.archive},
+                 {"ok", r.root_trusted},
+                 {"authenticated", r.root_trusted},
+                 {"header", header_json(r.header)}};
   out.doc["blobs_checked"] = r.blobs_checked;
   out.doc["objects"] = r.objects;
   out.doc["sim4_blobs"] = r.sim4_blobs;
@@ -267,6 +347,12 @@ Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req) {
   out.doc["root_subject"] = r.root_subject;
   out.doc["root_sha256"] = formats::to_hex(r.root_sha256);
   out.doc["root_trusted"] = r.root_trusted;
+  for (const auto& t : roots)
+    if (t.sha256 == r.root_sha256) out.doc["trusted_as"] = t.origin;
+  // Format 2's MAC is checked only by a partition of the domain (--deep).
+  out.doc["mac"] = r.header.format_version >= 2 ? (req.deep_with ? "verified" : "present; checked by --deep --with")
+                                                : "none (format version 1)";
+  if (r.header.format_version == 1) out.doc["protection_notice"] = kV1Notice;
   out.doc["seconds"] = secs;
   out.doc["mb_per_second"] = secs > 0 ? static_cast<double>(r.bytes_checked) / 1e6 / secs : 0.0;
   if (req.deep_with) {
@@ -277,10 +363,10 @@ Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req) {
       if (o.status == "refused") refused.push_back(object_json(o));
     };
     HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
-                   restore_from(ctx, *part, req.archive, r.header, api::ArchiveRestoreMode::open, "all",
-                                req.progress, "open", rep));
+                   restore_from(ctx, *part, *archive, api::ArchiveRestoreMode::open, "all", req.progress, "open", rep));
     out.doc["deep"] = json{{"with", req.deep_with->device + "/" + req.deep_with->partition},
                            {"blobs_opened", c.opened},
+                           {"mac_verified", c.mac_verified},
                            {"refused", std::move(refused)}};
     out.refused_or_failed = c.refused;
   }
@@ -289,7 +375,8 @@ Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req) {
 
 Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
-  HSM_TRY_ASSIGN(formats::ArchiveHeader header, formats::read_header(fs::path(req.archive)));
+  HSM_TRY_ASSIGN(auto archive, open_verified(ctx, req.archive, req.trusted_roots));
+  const formats::ArchiveHeader& header = archive->report().header;
   HSM_TRY_ASSIGN(Held h, hold(ctx, req.scratch, "drill", req.wait_seconds));
   HSM_TRY_ASSIGN(api::Endpoint before, h.part->describe());
   ArchiveOutcome out;
@@ -297,19 +384,21 @@ Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req) {
   json objects = json::array();
   auto rep = [&](const api::ArchiveObjectReport& r) { objects.push_back(object_json(r)); };
   HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
-                 restore_from(ctx, *h.part, req.archive, header, api::ArchiveRestoreMode::drill, "all",
-                              req.progress, "drill", rep));
+                 restore_from(ctx, *h.part, *archive, api::ArchiveRestoreMode::drill, "all", req.progress, "drill", rep));
   HSM_TRY_ASSIGN(api::Endpoint after, h.part->describe());
   out.refused_or_failed = c.failed + c.refused;
   out.doc = json{{"archive", req.archive},
                  {"scratch", req.scratch.device + "/" + req.scratch.partition},
                  {"header", header_json(header)},
-                 {"ok", out.refused_or_failed == 0}};
+                 {"ok", out.refused_or_failed == 0},
+                 {"authenticated", true},
+                 {"mac_verified", c.mac_verified}};
   out.doc["counts"] = counts_json(c);
   out.doc["objects"] = std::move(objects);
   out.doc["scratch_objects_before"] = before.partition.object_count;
   out.doc["scratch_objects_after"] = after.partition.object_count;
   out.doc["seconds"] = seconds_since(t0);
+  if (header.format_version == 1) out.doc["protection_notice"] = kV1Notice;
   if (before.partition.object_count != after.partition.object_count)
     return Error::integrity("drill: the scratch partition held " + std::to_string(before.partition.object_count) +
                             " object(s) before and " + std::to_string(after.partition.object_count) +

@@ -11,8 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <array>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tool/context.hpp"
 
@@ -26,6 +28,7 @@ struct ArchiveOutcome {
   json doc;                          // the report (fields in man/hsm-migrate.1)
   std::size_t refused_or_failed = 0; // objects refused by a rule (restore) or failed (drill)
   std::string notice;                // one line for stderr (e.g. a stale lock taken over), may be empty
+  bool unauthenticated = false;      // verify --any-root: the root is not trusted
 };
 
 struct BackupRequest {
@@ -33,6 +36,8 @@ struct BackupRequest {
   std::string archive;             // path; may hold a strftime template, expanded in UTC
   std::string selector = "all";    // which objects (a label, #handle, id:HEX, all)
   bool force = false;              // overwrite an existing archive
+  // Drawn by the caller (plan run journals it first); drawn here when unset.
+  std::optional<std::array<std::uint8_t, 16>> archive_id;
   int wait_seconds = 0;            // wait for the partition lock (0: busy -> exit 5 at once)
   ArchiveProgress progress;
 };
@@ -41,6 +46,7 @@ enum class RestoreMode { add, replace };
 
 struct RestoreRequest {
   std::string archive;
+  std::vector<std::string> trusted_roots;  // --trusted-root FILEs (tool/trust.hpp)
   Address target;
   RestoreMode mode = RestoreMode::add;
   std::string selector = "all";    // which archived objects: label, #handle (source), id:HEX, all
@@ -51,12 +57,17 @@ struct RestoreRequest {
 struct VerifyRequest {
   std::string archive;
   std::optional<Address> deep_with;  // --deep --with DEV/PART: that partition opens every blob
-  std::string trusted_root;          // a DER or PEM root certificate file; "" = not pinned
+  std::vector<std::string> trusted_roots;  // --trusted-root FILEs (tool/trust.hpp)
+  // --any-root: check structure, chain and signature without pinning the
+  // root; the report then says "authenticated": false unless the root
+  // happens to be trusted.
+  bool any_root = false;
   ArchiveProgress progress;
 };
 
 struct DrillRequest {
   std::string archive;
+  std::vector<std::string> trusted_roots;  // --trusted-root FILEs (tool/trust.hpp)
   Address scratch;
   int wait_seconds = 0;
   ArchiveProgress progress;
@@ -74,7 +85,9 @@ api::Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req);
 // refusals are counted in refused_or_failed and listed in doc["refused"].
 api::Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req);
 // Errors: usage (not an archive, future version), integrity (with the
-// failure's own message), refused (deep: S1), other.
+// failure's own message; an untrusted root unless any_root), refused (deep:
+// S1), other. With any_root and an untrusted root the outcome's
+// `unauthenticated` is set: the command decides the exit code.
 api::Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req);
 // Restores into the scratch partition, uses every key, removes what it
 // restored. refused_or_failed = objects that failed; the command exits 4 then.

@@ -119,7 +119,7 @@ json to_json(const api::Verdict& v) {
 }
 
 json to_json(const api::Error& e) {
-  static const char* kinds[] = {"", "failure", "usage", "refused", "integrity", "busy"};
+  static const char* kinds[] = {"", "failure", "usage", "refused", "integrity", "busy", "auth"};
   return {{"kind", kinds[static_cast<int>(e.kind)]},
           {"exit_code", static_cast<int>(e.kind)},
           {"rule", e.rule.empty() ? json(nullptr) : json(e.rule)},

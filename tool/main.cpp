@@ -1,10 +1,14 @@
 // hsm-migrate: the command line. One exit point: every error travels as a
 // value to here, is printed as one line, and becomes the documented exit code.
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "formats/atomic_file.hpp"
 #include "tool/context.hpp"
 
 namespace {
@@ -158,9 +162,33 @@ int run(int argc, char** argv) {
   return 0;
 }
 
+// SIGINT, SIGTERM and SIGHUP (a ^C, a stopped cron job or service, a
+// closed terminal): the temporary file of an archive being written is
+// removed and the process exits 128 + the signal (130, 143, 129; man page,
+// EXIT STATUS). An uncommitted device transaction is rolled back by SQLite
+// and the partition lock is released by the kernel; a plan run's journal
+// says where to --resume.
+void on_terminating_signal(int sig) {
+  hsm::formats::remove_temp_files_on_signal();
+  ::_exit(128 + sig);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_terminating_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    // A signal ignored at exec (nohup, a shell's background job) stays ignored.
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  install_signal_handlers();
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

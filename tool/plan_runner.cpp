@@ -1,5 +1,8 @@
 #include "tool/plan_runner.hpp"
 
+#include "formats/archive_reader.hpp"
+#include "formats/archive_writer.hpp"
+
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <sys/stat.h>
 
@@ -10,6 +13,7 @@
 #include <sstream>
 
 #include "tool/hagroups.hpp"
+#include "tool/lock.hpp"
 #include "tool/secrets.hpp"
 #include "tool/archive_ops.hpp"
 #include "tool/backup_hsm_ops.hpp"
@@ -242,6 +246,9 @@ Result<std::string> ToolStepRunner::create_partition(const plans::DeviceSpec& d,
 Result<std::string> ToolStepRunner::generate_keys(const plans::DeviceSpec& d, const plans::PartitionSpec& p,
                                                   const plans::KeySpec& k) {
   const plans::Address a{d.name, p.name};
+  // The partition's writer lock, as `key generate` takes it.
+  auto lock = PartitionLock::acquire(ctx_.fleet->home(), a.device, a.partition, "plan run: key generate", 0);
+  if (!lock.ok()) return lock.error();
   HSM_TRY_ASSIGN(auto part, open_logged_in(a));
   // Idempotent: the keys of this KeySpec are found by label (a crash after
   // the device committed them but before the journal said so).
@@ -270,8 +277,11 @@ Result<std::string> ToolStepRunner::generate_keys(const plans::DeviceSpec& d, co
   req.extractable = k.extractable;
   req.mechanism = k.keygen;
   req.client = ctx_.client;
-  HSM_TRY_ASSIGN(auto created, part->generate_keys(req));
-  return "generated " + std::to_string(created.size()) + " object(s) " + k.type + " \"" + base + "\" in " + a.str();
+  HSM_TRY_ASSIGN(api::KeyGenResult made, part->generate_keys(req));
+  std::string notes;
+  for (const auto& n : made.notices) notes += "; rule " + n.rule + ": " + n.message;
+  return "generated " + std::to_string(made.created.size()) + " object(s) " + k.type + " \"" + base + "\" in " +
+         a.str() + notes;
 }
 
 Result<std::string> ToolStepRunner::create_group(const plans::GroupSpec& g) {
@@ -440,8 +450,9 @@ Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans
   return clone_summary(out, "clone " + s.from.str() + " -> " + s.to.str());
 }
 
-Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std::string& archive, bool redo,
-                                           const plans::BatchHook& hook) {
+Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std::string& archive,
+                                           const std::set<std::string>& written_ids,
+                                           const plans::ArchiveIdHook& before_write, const plans::BatchHook& hook) {
   if (s.to) {
     HsmBackupRequest req;
     req.source = tool_address(s.from);
@@ -452,13 +463,32 @@ Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std
   }
   const fs::path file = under_home(ctx_, archive);
   std::error_code ec;
-  if (redo && fs::exists(file, ec))
-    return "archive " + file.string() + " already written by the interrupted attempt of this step";
+  if (fs::exists(file, ec)) {
+    // Only an archive this step's interrupted attempt wrote (its id is in
+    // the journal) counts as this run's backup; it is verified first.
+    auto header = formats::read_header(file);
+    const std::string id = header.ok() ? formats::to_hex(header->archive_id) : "";
+    if (header.ok() && written_ids.count(id)) {
+      VerifyRequest v;
+      v.archive = file.string();
+      HSM_TRY(run_verify(ctx_, v));
+      return "archive " + file.string() + " already written by the interrupted attempt of this step (archive id " +
+             id.substr(0, 16) + ", verified)";
+    }
+    if (!s.force)
+      return Error::usage("archive " + file.string() + " exists and was not written by this run of the plan" +
+                              (header.ok() ? " (its archive id " + id.substr(0, 16) + " is not in the journal)" : ""),
+                          "move it away, give the step a name template that differs per run (e.g. %Y%m%d-%H%M%S), "
+                          "or set force = true on the step");
+  }
   fs::create_directories(file.parent_path(), ec);
   BackupRequest req;
   req.source = tool_address(s.from);
   req.archive = file.string();
   req.force = s.force;
+  HSM_TRY_ASSIGN(formats::ArchiveId id, formats::new_archive_id());
+  req.archive_id = id;
+  if (before_write) HSM_TRY(before_write(formats::to_hex(id)));
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx_, req));
   const std::size_t objects =
       out.doc.contains("objects") && out.doc["objects"].is_number() ? out.doc["objects"].get<std::size_t>() : 0;

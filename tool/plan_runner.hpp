@@ -68,7 +68,8 @@ class ToolStepRunner final : public plans::StepRunner {
   api::Result<std::string> hagroup_add(const plans::HaGroupAddStep& s) override;
   api::Result<std::string> hagroup_remove(const plans::HaGroupRemoveStep& s) override;
   api::Result<std::string> clone(const plans::CloneStep& s, const plans::BatchHook& hook) override;
-  api::Result<std::string> backup(const plans::BackupStep& s, const std::string& archive, bool redo,
+  api::Result<std::string> backup(const plans::BackupStep& s, const std::string& archive,
+                                  const std::set<std::string>& written_ids, const plans::ArchiveIdHook& before_write,
                                   const plans::BatchHook& hook) override;
   api::Result<std::string> restore(const plans::RestoreStep& s, const std::string& archive,
                                    const plans::BatchHook& hook) override;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 
 #include "formats/archive_reader.hpp"
 #include "formats/atomic_file.hpp"
+#include "tool/trust.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -58,7 +60,7 @@ std::string iso_utc(std::int64_t t) {
 struct Archive {
   std::string name;
   std::int64_t created_at;
-  std::string source;  // DEVICE/PARTITION from the header: one retention series
+  std::string series;  // fleet root + DEVICE/PARTITION + scope: one retention series
   Identity id;
 };
 
@@ -66,22 +68,63 @@ json skipped(const std::string& name, const std::string& reason) {
   return {{"file", name}, {"reason", reason}};
 }
 
+std::string series_of(const formats::VerifyReport& r) {
+  const formats::ArchiveHeader& h = r.header;
+  std::string scope;
+  switch (h.scope) {
+    case formats::ArchiveScope::complete: scope = "complete"; break;
+    case formats::ArchiveScope::subset: scope = "subset \"" + h.selector + "\""; break;
+    case formats::ArchiveScope::unknown: scope = "format 1 (scope not recorded)"; break;
+  }
+  return "fleet " + formats::to_hex(r.root_sha256).substr(0, 16) + " " + h.source_device + "/" + h.partition_name +
+         " " + scope;
+}
+
+std::int64_t wall_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json keep_json(const prune::KeepCounts& k) {
+  json j{{"last", k.last},       {"hourly", k.hourly},   {"daily", k.daily},
+         {"weekly", k.weekly},   {"monthly", k.monthly}, {"yearly", k.yearly}};
+  j["within"] = k.within.zero() ? json(nullptr) : json(prune::to_string(k.within));
+  return j;
+}
+
 }  // namespace
 
+bool is_writer_temp_name(const std::string& name) {
+  // .NAME.tmp-XXXXXX (AtomicFile) or .hsm-migrate-index.tmp-XXXXXX (the
+  // writer's index scratch file, when O_TMPFILE is missing).
+  const std::string marker = ".tmp-";
+  if (name.size() < 1 + 1 + marker.size() + 6 || name[0] != '.') return false;
+  const std::size_t at = name.size() - 6 - marker.size();
+  if (name.compare(at, marker.size(), marker) != 0) return false;
+  for (std::size_t i = name.size() - 6; i < name.size(); ++i)
+    if (!std::isalnum(static_cast<unsigned char>(name[i]))) return false;
+  return at > 1;
+}
+
 api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req) {
-  (void)ctx;  // prune touches no device: everything it needs is in the folder
+  if (req.keep.negative()) return Error::usage("prune: a --keep-* count is negative", "give counts of 0 or more");
   if (req.keep.none())
-    return Error::usage("prune with every --keep-* at 0 would remove every archive in " + req.dir.string(),
-                        "give at least one of --keep-daily N, --keep-weekly N, --keep-monthly N (N > 0)");
-  if (req.keep.daily < 0 || req.keep.weekly < 0 || req.keep.monthly < 0)
-    return Error::usage("prune: a --keep-* count is negative", "give counts of 0 or more");
+    return Error::usage("prune with no keep rule would remove every archive in " + req.dir.string(),
+                        "give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
+                        "--keep-monthly, --keep-yearly N (N > 0) or --keep-within DURATION");
   std::error_code ec;
   if (!fs::is_directory(req.dir, ec))
     return Error::usage("prune: " + req.dir.string() + " is not a folder", "name the folder of archives");
+  HSM_TRY_ASSIGN(std::vector<TrustedRoot> roots, trusted_roots(ctx.fleet->home(), req.trusted_roots));
+  formats::VerifyOptions vopt;
+  vopt.trusted_roots = digests_of(roots);
+  vopt.any_root = true;  // an untrusted archive is reported as such, never deleted
+  const std::int64_t now = req.now ? req.now : wall_now();
 
   PruneOutcome out;
-  json skipped_list = json::array();
+  json skipped_list = json::array(), damaged_list = json::array(), temp_list = json::array();
   std::map<std::string, std::vector<Archive>> series;
+  std::vector<fs::path> temp_to_remove;
 
   std::vector<fs::path> entries;
   for (fs::directory_iterator it(req.dir, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(it->path());
@@ -90,34 +133,56 @@ api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req) {
 
   for (const fs::path& p : entries) {
     const std::string name = p.filename().string();
+    const auto before = identity_of(p);
     if (name.starts_with(".")) {
-      skipped_list.push_back(skipped(name, "hidden file (a writer's temporary file is named .NAME.tmp-XXXXXX)"));
+      if (!before || !is_writer_temp_name(name)) {
+        skipped_list.push_back(skipped(name, "hidden file, not a temporary file of hsm-migrate"));
+        continue;
+      }
+      const std::int64_t age = now - before->mtime.tv_sec;
+      if (age < 86400) {
+        skipped_list.push_back(skipped(name, "temporary file of a backup, younger than a day (it may be running)"));
+        continue;
+      }
+      temp_list.push_back({{"file", name}, {"age_hours", age / 3600}});
+      temp_to_remove.push_back(p);
       continue;
     }
-    const auto before = identity_of(p);
     if (!before) {
       skipped_list.push_back(skipped(name, "not a regular file"));
       continue;
     }
-    auto header = formats::read_header(p);
-    if (!header.ok()) {
-      skipped_list.push_back(skipped(name, "not a readable archive: " + header.error().message));
-      continue;
-    }
+    auto report = formats::verify(p, vopt);
     const auto after = identity_of(p);
     if (!after || !(*after == *before)) {
       skipped_list.push_back(skipped(name, "changed while it was being read"));
       continue;
     }
-    series[header->source_device + "/" + header->partition_name].push_back(
-        {name, header->created_at, header->source_device + "/" + header->partition_name, *before});
+    if (!report.ok()) {
+      // A file that is not an archive at all is none of prune's business.
+      if (report.error().message.starts_with("not an hsm-migrate archive")) {
+        skipped_list.push_back(skipped(name, "not an archive"));
+        continue;
+      }
+      damaged_list.push_back({{"file", name}, {"reason", report.error().message}});
+      continue;
+    }
+    if (!report->root_trusted) {
+      damaged_list.push_back({{"file", name},
+                              {"reason", "signed under root " + formats::to_hex(report->root_sha256) +
+                                             ", which is not trusted here (another fleet's? add its root with "
+                                             "--trusted-root or HOME/trust/)"}});
+      continue;
+    }
+    const std::string key = series_of(*report);
+    series[key].push_back({name, report->header.created_at, key, *before});
   }
 
   json kept_list = json::array();
   json removed_list = json::array();
   std::vector<const Archive*> to_remove;
   json series_list = json::array();
-  for (const auto& [source, archives] : series) {
+  for (const auto& [key, archives] : series) {
     std::vector<prune::Candidate> candidates;
     std::map<std::string, const Archive*> by_name;
     for (const auto& a : archives) {
@@ -126,10 +191,7 @@ api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req) {
     }
     std::size_t kept_here = 0;
     for (const auto& d : prune::decide(std::move(candidates), req.keep)) {
-      json entry{{"file", d.name},
-                 {"source", source},
-                 {"created_at", d.created_at},
-                 {"created", iso_utc(d.created_at)}};
+      json entry{{"file", d.name}, {"series", key}, {"created_at", d.created_at}, {"created", iso_utc(d.created_at)}};
       if (d.keep()) {
         json reasons = json::array();
         json periods = json::object();
@@ -146,20 +208,20 @@ api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req) {
         to_remove.push_back(by_name.at(d.name));
       }
     }
-    series_list.push_back({{"source", source}, {"archives", archives.size()}, {"kept", kept_here}});
+    series_list.push_back({{"series", key}, {"archives", archives.size()}, {"kept", kept_here}});
   }
 
-  // Delete: each file only if it is still the one read; then make the
+  // Delete: each file only if it is still the one verified; then make the
   // removals durable with one fsync of the folder.
   std::size_t removed = 0;
   if (!req.dry_run) {
     for (std::size_t i = 0; i < to_remove.size(); ++i) {
       const Archive& a = *to_remove[i];
       const fs::path p = req.dir / a.name;
-      const auto now = identity_of(p);
-      if (!now || !(*now == a.id)) {
+      const auto now_id = identity_of(p);
+      if (!now_id || !(*now_id == a.id)) {
         // Not ours to delete any more: report it as skipped, not removed.
-        skipped_list.push_back(skipped(a.name, "changed since it was read (not removed)"));
+        skipped_list.push_back(skipped(a.name, "changed since it was verified (not removed)"));
         removed_list.erase(std::find_if(removed_list.begin(), removed_list.end(),
                                         [&](const json& j) { return j["file"] == a.name; }));
         continue;
@@ -173,24 +235,38 @@ api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req) {
       }
       ++removed;
     }
+    for (const auto& p : temp_to_remove) {
+      if (::unlink(p.c_str()) == 0) ++removed;
+      else
+        skipped_list.push_back(skipped(p.filename().string(), std::string("cannot remove: ") + std::strerror(errno)));
+    }
     if (removed) {
       if (auto s = formats::fsync_directory(req.dir); !s.ok())
         return Error::other(s.error().message + " after removing " + std::to_string(removed) +
-                            " archive(s): the removals may not survive a crash");
+                            " file(s): the removals may not survive a crash");
     }
   }
 
   out.kept = kept_list.size();
   out.removed = removed_list.size();
   out.skipped = skipped_list.size();
+  out.damaged = damaged_list.size();
+  out.temp_removed = temp_list.size();
   out.doc = json{{"dir", req.dir.string()},
                  {"dry_run", req.dry_run},
-                 {"keep", {{"daily", req.keep.daily}, {"weekly", req.keep.weekly}, {"monthly", req.keep.monthly}}},
+                 {"keep", keep_json(req.keep)},
                  {"series", std::move(series_list)},
                  {"kept", std::move(kept_list)},
                  {"removed", std::move(removed_list)},
+                 {"damaged", std::move(damaged_list)},
+                 {"temporary_files_removed", std::move(temp_list)},
                  {"skipped", std::move(skipped_list)},
-                 {"counts", {{"kept", out.kept}, {"removed", out.removed}, {"skipped", out.skipped}}}};
+                 {"counts",
+                  {{"kept", out.kept},
+                   {"removed", out.removed},
+                   {"damaged", out.damaged},
+                   {"temporary_files_removed", out.temp_removed},
+                   {"skipped", out.skipped}}}};
   return out;
 }
 

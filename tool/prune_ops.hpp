@@ -1,13 +1,32 @@
 // Prune as an operation: the `prune` command and `plan run` (prune steps) both
-// call this. It reads the creation time out of each archive's header (never a
-// file name or mtime), groups the archives by source partition, applies the
-// retention policy (tool/prune_policy.hpp) to each group and deletes the rest.
-// Nothing here prints: the command prints the returned document (fields in
-// man/hsm-migrate.1, "prune").
+// call this. It verifies every archive in the folder (structure and the
+// signature, pinned to the trusted roots: tool/trust.hpp), groups the
+// verified ones by fleet (root fingerprint), source device and partition,
+// applies the retention policy (tool/prune_policy.hpp) to each group and
+// deletes the rest. Nothing here prints: the command prints the returned
+// document (fields in man/hsm-migrate.1, "prune").
+//
+// Guarantees (man/hsm-migrate.1, "prune"):
+//  - Only an archive that verifies AND is a complete partition backup fills
+//    a keep slot of its partition. A subset backup (backup --objects) forms
+//    its own series (per selector), never the partition's; a format 1
+//    archive, whose header does not say, forms its own series too.
+//  - Damaged archives (they do not verify) and archives of an untrusted root
+//    are reported and never deleted; the run then ends with an integrity
+//    error (exit 4) after doing the rest, so a cron job notices.
+//  - The newest verified archive of a group is never deleted.
+//  - An archive is removed only if it is still the file that was verified
+//    (same inode, size and mtime); the removals are durable once the folder
+//    is fsynced, which happens before this returns.
+//  - Temporary files of interrupted backups, by the writer's own naming
+//    (.NAME.tmp-XXXXXX, .hsm-migrate-index.tmp-XXXXXX), older than a day,
+//    are removed and listed; younger ones may belong to a running backup.
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "tool/context.hpp"
 #include "tool/prune_policy.hpp"
@@ -18,24 +37,27 @@ struct PruneRequest {
   std::filesystem::path dir;  // used as given (plan run resolves it under --home)
   prune::KeepCounts keep;
   bool dry_run = false;       // decide and report, delete nothing
+  std::vector<std::string> trusted_roots;  // --trusted-root FILEs
+  std::int64_t now = 0;       // for the age of temporary files; 0: the clock
 };
 
 struct PruneOutcome {
-  json doc;                 // the report: kept (with reasons), removed, skipped
+  json doc;                  // the report: kept (with reasons), removed, skipped, damaged, temporary files
   std::size_t kept = 0;
-  std::size_t removed = 0;  // with dry_run: the number that would be removed
-  std::size_t skipped = 0;  // files that are not readable archives (never deleted)
+  std::size_t removed = 0;   // with dry_run: the number that would be removed
+  std::size_t skipped = 0;   // files that are not archives (never deleted)
+  std::size_t damaged = 0;   // archives that do not verify or chain to an untrusted root (never deleted)
+  std::size_t temp_removed = 0;
 };
 
-// Only regular files directly in `dir` are considered; names starting with
-// '.' (a writer's temporary files) and anything read_header() refuses are
-// skipped and never deleted. An archive is removed only if it is still the
-// file that was read (same inode, size and mtime); the removals are durable
-// once the folder is fsynced, which happens before this returns.
-//
-// Errors: usage (every keep count 0: that would remove every archive; dir
-// missing or not a folder), other (a removal or the folder's fsync failed:
-// the message says how many were removed before).
+// Errors: usage (no keep rule given: that would remove every archive; a
+// negative count; dir missing or not a folder), other (a removal or the
+// folder's fsync failed: the message says how many were removed before).
+// Damaged archives are not an error here: the command turns outcome.damaged
+// into exit 4.
 api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req);
+
+// True for the names the archive writer gives its temporary files.
+bool is_writer_temp_name(const std::string& name);
 
 }  // namespace hsm::tool

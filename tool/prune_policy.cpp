@@ -30,11 +30,64 @@ std::string two(unsigned v) {
 
 const char* to_string(Rule r) {
   switch (r) {
+    case Rule::last: return "last";
+    case Rule::hourly: return "hourly";
     case Rule::daily: return "daily";
     case Rule::weekly: return "weekly";
     case Rule::monthly: return "monthly";
+    case Rule::yearly: return "yearly";
+    case Rule::within: return "within";
+    case Rule::newest: return "newest";
   }
   return "?";
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  Duration d;
+  const std::string_view units = "ymdh";
+  std::size_t next_unit = 0;  // units must come in this order, each once
+  std::size_t i = 0;
+  while (i < text.size()) {
+    long v = 0;
+    std::size_t digits = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      v = v * 10 + (text[i] - '0');
+      if (v > 100000) return std::nullopt;
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || i == text.size()) return std::nullopt;
+    const std::size_t u = units.find(text[i], next_unit);
+    if (u == std::string_view::npos) return std::nullopt;
+    int* field[] = {&d.years, &d.months, &d.days, &d.hours};
+    *field[u] = static_cast<int>(v);
+    next_unit = u + 1;
+    ++i;
+  }
+  return d;
+}
+
+std::string to_string(const Duration& d) {
+  std::string s;
+  if (d.years) s += std::to_string(d.years) + "y";
+  if (d.months) s += std::to_string(d.months) + "m";
+  if (d.days) s += std::to_string(d.days) + "d";
+  if (d.hours || s.empty()) s += std::to_string(d.hours) + "h";
+  return s;
+}
+
+std::int64_t minus(std::int64_t t, const Duration& d) {
+  const sys_seconds at{std::chrono::seconds{t}};
+  const sys_days day = std::chrono::floor<days>(at);
+  const auto time_of_day = at - day;
+  const year_month_day ymd{day};
+  // Years and months on the calendar, then the day of the month added back
+  // as days (so an overflow normalises forward, as Go's AddDate does).
+  const std::chrono::year_month first =
+      std::chrono::year_month{ymd.year(), ymd.month()} - std::chrono::years{d.years} - std::chrono::months{d.months};
+  const sys_days shifted = sys_days{first / 1} + days{static_cast<unsigned>(ymd.day()) - 1} - days{d.days};
+  return (shifted + time_of_day - std::chrono::hours{d.hours}).time_since_epoch().count();
 }
 
 std::string period_of(Rule rule, std::int64_t t) {
@@ -50,9 +103,14 @@ std::string period_of(Rule rule, std::int64_t t) {
     return std::to_string(static_cast<int>(y)) + "-W" + two(week);
   }
   const year_month_day ymd{d};
-  std::string s = std::to_string(static_cast<int>(ymd.year())) + "-" + two(static_cast<unsigned>(ymd.month()));
-  if (rule == Rule::daily) s += "-" + two(static_cast<unsigned>(ymd.day()));
-  return s;
+  std::string s = std::to_string(static_cast<int>(ymd.year()));
+  if (rule == Rule::yearly) return s;
+  s += "-" + two(static_cast<unsigned>(ymd.month()));
+  if (rule == Rule::monthly) return s;
+  s += "-" + two(static_cast<unsigned>(ymd.day()));
+  if (rule == Rule::daily) return s;
+  const auto hour = std::chrono::floor<std::chrono::hours>(sys_seconds{std::chrono::seconds{t}} - d).count();
+  return s + "T" + two(static_cast<unsigned>(hour));
 }
 
 std::vector<Decision> decide(std::vector<Candidate> candidates, const KeepCounts& keep) {
@@ -62,9 +120,15 @@ std::vector<Decision> decide(std::vector<Candidate> candidates, const KeepCounts
   std::vector<Decision> out;
   out.reserve(candidates.size());
   for (auto& c : candidates) out.push_back({std::move(c.name), c.created_at, {}});
+  if (out.empty()) return out;
 
-  const std::array<std::pair<Rule, int>, 3> rules{
-      {{Rule::daily, keep.daily}, {Rule::weekly, keep.weekly}, {Rule::monthly, keep.monthly}}};
+  for (int i = 0; i < keep.last && i < static_cast<int>(out.size()); ++i)
+    out[static_cast<std::size_t>(i)].reasons.push_back({Rule::last, std::to_string(i + 1)});
+  const std::array<std::pair<Rule, int>, 5> rules{{{Rule::hourly, keep.hourly},
+                                                   {Rule::daily, keep.daily},
+                                                   {Rule::weekly, keep.weekly},
+                                                   {Rule::monthly, keep.monthly},
+                                                   {Rule::yearly, keep.yearly}}};
   for (const auto& [rule, n] : rules) {
     int kept = 0;
     std::string last;  // the period of the previous archive (walking newest first)
@@ -77,6 +141,13 @@ std::vector<Decision> decide(std::vector<Candidate> candidates, const KeepCounts
       ++kept;
     }
   }
+  if (!keep.within.zero()) {
+    const std::int64_t since = minus(out.front().created_at, keep.within);
+    for (auto& d : out)
+      if (d.created_at >= since) d.reasons.push_back({Rule::within, to_string(keep.within)});
+  }
+  // Safety: the newest archive of the series is never removed.
+  if (!out.front().keep()) out.front().reasons.push_back({Rule::newest, ""});
   return out;
 }
 

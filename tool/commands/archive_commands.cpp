@@ -41,6 +41,19 @@ void say_notice(const Context& ctx, const std::string& notice) {
 
 int wait_of(const po::variables_map& vm) { return vm.count("wait") ? vm["wait"].as<int>() : 0; }
 
+std::vector<std::string> roots_of(const po::variables_map& vm) {
+  return vm.count("trusted-root") ? vm["trusted-root"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+constexpr const char* kTrustedRootHelp =
+    "also trust this manufacturing root (DER/PEM certificate or its SHA-256 in hex); repeatable";
+
+// Version 1 archives restore, with one line saying they are less protected.
+void say_protection(const Context& ctx, const json& doc) {
+  if (doc.contains("protection_notice") && !ctx.opts.quiet)
+    std::cerr << "hsm-migrate: note: " << doc["protection_notice"].get<std::string>() << "\n";
+}
+
 // The Backup HSM route is a clone: its report is the clone's (man page,
 // "backup --to"), printed as `clone` prints it, led by the route.
 Status emit_hsm_route(Context& ctx, const CloneOutcome& out, bool dry_run) {
@@ -129,7 +142,8 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
       "replace", "delete the partition's objects first, then restore")(
       "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
       "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
-      "dry-run", "from a Backup HSM: judge every object, copy nothing");
+      "dry-run", "from a Backup HSM: judge every object, copy nothing")(
+      "trusted-root", po::value<std::vector<std::string>>()->composing(), kTrustedRootHelp);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
   if (!vm.count("archive") || !vm.count("to")) return Error::usage("restore needs ARCHIVE and --to DEV/PART");
   if (vm.count("add") && vm.count("replace")) return Error::usage("--add and --replace exclude each other");
@@ -148,6 +162,7 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
     return Error::usage("--dry-run goes with a Backup HSM source", "to see what an archive holds, run verify ARCHIVE");
   RestoreRequest req;
   req.archive = vm["archive"].as<std::string>();
+  req.trusted_roots = roots_of(vm);
   HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
   req.mode = vm.count("replace") ? RestoreMode::replace : RestoreMode::add;
   req.selector = vm["objects"].as<std::string>();
@@ -155,12 +170,19 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
   req.progress = progress_for(ctx);
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_restore(ctx, req));
   say_notice(ctx, out.notice);
+  say_protection(ctx, out.doc);
   const json& c = out.doc["counts"];
   ctx.emit(out.doc, [&](std::ostream& os) {
-    os << "restored " << c["created"].get<std::uint64_t>() << " object(s) into "
-       << out.doc["target"].get<std::string>() << " (" << out.doc["mode"].get<std::string>() << "): "
-       << c["already_present"].get<std::uint64_t>() << " already present, " << c["refused"].get<std::uint64_t>()
-       << " refused, " << c["deleted"].get<std::uint64_t>() << " deleted first\n";
+    if (out.doc.contains("replace_blocked")) {
+      os << "restore into " << out.doc["target"].get<std::string>()
+         << " (replace): nothing deleted, nothing restored: " << out.doc["replace_blocked"].get<std::string>()
+         << "\n";
+    } else {
+      os << "restored " << c["created"].get<std::uint64_t>() << " object(s) into "
+         << out.doc["target"].get<std::string>() << " (" << out.doc["mode"].get<std::string>() << "): "
+         << c["already_present"].get<std::uint64_t>() << " already present, " << c["refused"].get<std::uint64_t>()
+         << " refused, " << c["deleted"].get<std::uint64_t>() << " deleted first\n";
+    }
     print_objects(os, out.doc["refused"], "refused");
   });
   if (out.refused_or_failed) {
@@ -177,28 +199,41 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
 
 Status verify(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("verify");
-  desc.add_options()("deep", "a partition of the domain also opens every blob (needs --with)")(
+  desc.add_options()("deep", "a partition of the domain also opens every blob and checks the archive MAC (needs --with)")(
       "with", po::value<std::string>(), "the DEV/PART that opens the blobs")(
-      "trusted-root", po::value<std::string>(), "the root certificate (DER) or its SHA-256 in hex");
+      "trusted-root", po::value<std::vector<std::string>>()->composing(), kTrustedRootHelp)(
+      "any-root", "check structure, chain and signature without pinning the root (not authenticated: exit 4)")(
+      "accept-unauthenticated", "with --any-root: exit 0 although the root is not trusted");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
   if (!vm.count("archive")) return Error::usage("verify needs ARCHIVE");
   if (vm.count("deep") != vm.count("with")) return Error::usage("--deep and --with go together");
+  if (vm.count("accept-unauthenticated") && !vm.count("any-root"))
+    return Error::usage("--accept-unauthenticated goes with --any-root");
   VerifyRequest req;
   req.archive = vm["archive"].as<std::string>();
   if (vm.count("with")) {
     HSM_TRY_ASSIGN(Address a, parse_address(vm["with"].as<std::string>()));
     req.deep_with = a;
   }
-  if (vm.count("trusted-root")) req.trusted_root = vm["trusted-root"].as<std::string>();
+  req.trusted_roots = roots_of(vm);
+  req.any_root = vm.count("any-root") > 0;
   req.progress = progress_for(ctx);
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_verify(ctx, req));
+  say_protection(ctx, out.doc);
   ctx.emit(out.doc, [&](std::ostream& os) {
-    os << req.archive << ": OK, " << out.doc["blobs_checked"].get<std::uint64_t>() << " blob(s), signed by "
-       << out.doc["hok_subject"].get<std::string>() << " (root " << out.doc["root_subject"].get<std::string>()
-       << (out.doc["root_trusted"].get<bool>() ? ", trusted" : ", not pinned") << ")";
+    if (out.unauthenticated)
+      os << req.archive << ": structure and signature OK, NOT AUTHENTICATED: " << out.doc["blobs_checked"].get<std::uint64_t>()
+         << " blob(s), signed by " << out.doc["hok_subject"].get<std::string>() << " under root "
+         << out.doc["root_sha256"].get<std::string>() << " (" << out.doc["root_subject"].get<std::string>()
+         << "), which is not trusted here";
+    else
+      os << req.archive << ": OK, authenticated: " << out.doc["blobs_checked"].get<std::uint64_t>()
+         << " blob(s), signed by " << out.doc["hok_subject"].get<std::string>() << " (root trusted as "
+         << out.doc.value("trusted_as", "?") << ")";
     if (out.doc.contains("deep"))
       os << "; " << out.doc["deep"]["with"].get<std::string>() << " opened "
-         << out.doc["deep"]["blobs_opened"].get<std::uint64_t>() << " blob(s)";
+         << out.doc["deep"]["blobs_opened"].get<std::uint64_t>() << " blob(s)"
+         << (out.doc["deep"]["mac_verified"].get<bool>() ? ", archive MAC verified" : "");
     os << "\n";
     if (out.doc.contains("deep")) print_objects(os, out.doc["deep"]["refused"], "refused");
   });
@@ -211,22 +246,32 @@ Status verify(Context& ctx, const std::vector<std::string>& args) {
                               first["message"].get<std::string>(),
                           first.value("fix", ""));
   }
+  if (out.unauthenticated && !vm.count("accept-unauthenticated"))
+    return Error{api::ErrorKind::integrity,
+                 ctx.opts.json ? "" : req.archive + " is not authenticated: its root " +
+                                          out.doc["root_sha256"].get<std::string>() + " is not trusted here",
+                 {}, {},
+                 "trust the root with --trusted-root FILE or HOME/trust/ if you know whose it is; "
+                 "--accept-unauthenticated exits 0 anyway"};
   return {};
 }
 
 Status drill(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("drill");
   desc.add_options()("scratch", po::value<std::string>(), "a scratch DEV/PART of the archive's domain")(
-      "wait", po::value<int>(), "wait up to SECONDS for the partition lock");
+      "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
+      "trusted-root", po::value<std::vector<std::string>>()->composing(), kTrustedRootHelp);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
   if (!vm.count("archive") || !vm.count("scratch")) return Error::usage("drill needs ARCHIVE and --scratch DEV/PART");
   DrillRequest req;
   req.archive = vm["archive"].as<std::string>();
+  req.trusted_roots = roots_of(vm);
   HSM_TRY_ASSIGN(req.scratch, parse_address(vm["scratch"].as<std::string>()));
   req.wait_seconds = wait_of(vm);
   req.progress = progress_for(ctx);
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_drill(ctx, req));
   say_notice(ctx, out.notice);
+  say_protection(ctx, out.doc);
   const json& c = out.doc["counts"];
   ctx.emit(out.doc, [&](std::ostream& os) {
     os << "drill of " << req.archive << " in " << out.doc["scratch"].get<std::string>() << ": "
@@ -258,10 +303,12 @@ void add_archive_commands(std::vector<Command>& out) {
                  "backup SRC (--archive PATH [--force] | --to BACKUPDEV/PART [--add|--replace] [--dry-run]) [--objects SEL] [--wait S]",
                  backup});
   out.push_back({"restore",
-                 "restore (ARCHIVE | BACKUPDEV/PART) --to DST [--add|--replace] [--objects SEL] [--dry-run] [--wait S]",
+                 "restore (ARCHIVE | BACKUPDEV/PART) --to DST [--add|--replace] [--objects SEL] [--dry-run] [--trusted-root FILE]... [--wait S]",
                  restore});
-  out.push_back({"verify", "verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]", verify});
-  out.push_back({"drill", "drill ARCHIVE --scratch DEV/PART [--wait S]", drill});
+  out.push_back({"verify",
+                 "verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]... [--any-root [--accept-unauthenticated]]",
+                 verify});
+  out.push_back({"drill", "drill ARCHIVE --scratch DEV/PART [--trusted-root FILE]... [--wait S]", drill});
 }
 
 }  // namespace hsm::tool

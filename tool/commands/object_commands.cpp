@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "tool/context.hpp"
+#include "tool/lock.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -16,7 +17,8 @@ Status generate(Context& ctx, const std::vector<std::string>& args) {
       "count", po::value<int>()->default_value(1), "how many keys")(
       "label", po::value<std::string>()->default_value(""), "label (-N appended when --count > 1)")(
       "non-extractable", "CKA_EXTRACTABLE = false")(
-      "keygen-mechanism", po::value<std::string>()->default_value(""), "RSA: pkcs|x9.31|186-3");
+      "keygen-mechanism", po::value<std::string>()->default_value(""), "RSA: pkcs|x9.31|186-3")(
+      "wait", po::value<int>(), "wait up to SECONDS for the partition lock");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"address"}));
   HSM_TRY_ASSIGN(Address a, parse_address(vm["address"].as<std::string>()));
   api::KeyGenRequest req;
@@ -31,17 +33,26 @@ Status generate(Context& ctx, const std::vector<std::string>& args) {
       return Error::usage("--keygen-mechanism is pkcs, x9.31 or 186-3");
     req.mechanism = *mech;
   }
+  // A writer of the partition: its lock, as clone and restore take it.
+  auto lock = PartitionLock::acquire(ctx.fleet->home(), a.device, a.partition, "key generate",
+                                     vm.count("wait") ? vm["wait"].as<int>() : 0);
+  if (!lock.ok()) return lock.error();
   HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(a));
   HSM_TRY(ctx.login(*part, a));
-  HSM_TRY_ASSIGN(auto created, part->generate_keys(req));
+  HSM_TRY_ASSIGN(api::KeyGenResult made, part->generate_keys(req));
+  const auto& created = made.created;
   json objs = json::array();
   for (const auto& o : created) objs.push_back(to_json(o));
-  ctx.emit({{"partition", vm["address"].as<std::string>()}, {"created", objs}}, [&](std::ostream& os) {
-    os << "generated " << created.size() << " object(s) in " << vm["address"].as<std::string>();
-    if (!created.empty())
-      os << " (handles #" << created.front().handle << "..#" << created.back().handle << ")";
-    os << "\n";
-  });
+  json notices = json::array();
+  for (const auto& n : made.notices) notices.push_back(to_json(n));
+  ctx.emit({{"ok", true}, {"partition", vm["address"].as<std::string>()}, {"created", objs}, {"notices", notices}},
+           [&](std::ostream& os) {
+             os << "generated " << created.size() << " object(s) in " << vm["address"].as<std::string>();
+             if (!created.empty())
+               os << " (handles #" << created.front().handle << "..#" << created.back().handle << ")";
+             os << "\n";
+             for (const auto& n : made.notices) os << "note: rule " << n.rule << ": " << n.message << "\n";
+           });
   return {};
 }
 
@@ -80,7 +91,7 @@ Status list(Context& ctx, const std::vector<std::string>& args) {
 void add_object_commands(std::vector<Command>& out) {
   out.push_back({"key generate",
                  "key generate DEV/PART --type T [--count N] [--label L] [--non-extractable] "
-                 "[--keygen-mechanism pkcs|x9.31|186-3]",
+                 "[--keygen-mechanism pkcs|x9.31|186-3] [--wait S]",
                  generate});
   out.push_back({"object list", "object list DEV/PART", list});
 }

@@ -176,8 +176,9 @@ TEST_F(Archive, CorruptionIsRefusedAndNothingIsWritten) {
   const std::size_t rec1 = rec0 + rec0_len;
   const std::size_t rec1_len = 14 + static_cast<unsigned char>(bytes[rec1 + 9]) + le(bytes, rec1 + 10, 4);
   ASSERT_EQ(rec0_len, rec1_len);  // k-1 and k-2: same sizes, so they can swap
-  const std::size_t trailer = bytes.size() - 112;
-  const std::size_t index = le(bytes, trailer + 96, 8);
+  ASSERT_EQ(le(bytes, 8, 4), 2u);                      // format version 2
+  const std::size_t trailer = bytes.size() - 140;     // digest, signature, MAC, index offset, magic
+  const std::size_t index = le(bytes, trailer + 96 + 28, 8);
 
   struct Case {
     std::string name;

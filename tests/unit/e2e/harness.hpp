@@ -19,7 +19,7 @@ namespace hsm::e2e {
 namespace fs = std::filesystem;
 
 // Exit codes (man/hsm-migrate.1).
-inline constexpr int kOk = 0, kOther = 1, kUsage = 2, kRefused = 3, kIntegrity = 4, kBusy = 5;
+inline constexpr int kOk = 0, kOther = 1, kUsage = 2, kRefused = 3, kIntegrity = 4, kBusy = 5, kAuth = 6;
 
 struct CliRun {
   int rc = -1;
@@ -78,6 +78,41 @@ class Cli : public ::testing::Test {
     r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = slurp(out);
     r.err = slurp(err);
+    return r;
+  }
+
+  // Starts hsm-migrate without waiting (concurrency tests); `tag` names its
+  // output files. Collect it with finish().
+  pid_t spawn(const std::vector<std::string>& args, const std::string& tag) {
+    const fs::path out = dir_ / ("stdout-" + tag), err = dir_ / ("stderr-" + tag);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      for (const auto& [k, v] : env_) {
+        if (v.empty()) ::unsetenv(k.c_str());
+        else ::setenv(k.c_str(), v.c_str(), 1);
+      }
+      FILE* o = std::freopen(out.c_str(), "w", stdout);
+      FILE* e = std::freopen(err.c_str(), "w", stderr);
+      (void)o;
+      (void)e;
+      std::freopen("/dev/null", "r", stdin);
+      std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
+      full.insert(full.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : full) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+  CliRun finish(pid_t pid, const std::string& tag) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CliRun r;
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(dir_ / ("stdout-" + tag));
+    r.err = slurp(dir_ / ("stderr-" + tag));
     return r;
   }
 

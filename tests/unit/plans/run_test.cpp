@@ -94,7 +94,8 @@ class FakeRunner : public StepRunner {
     HSM_TRY(hook(2, 1, 0));
     return std::string("cloned 3");
   }
-  api::Result<std::string> backup(const BackupStep&, const std::string& a, bool, const BatchHook&) override {
+  api::Result<std::string> backup(const BackupStep&, const std::string& a, const std::set<std::string>&,
+                                  const ArchiveIdHook&, const BatchHook&) override {
     return call("backup " + a);
   }
   api::Result<std::string> restore(const RestoreStep&, const std::string&, const BatchHook&) override {

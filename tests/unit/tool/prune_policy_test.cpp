@@ -94,10 +94,13 @@ TEST(PrunePolicy, EqualTimesAreOrderedByNameTheGreaterFirst) {
   EXPECT_EQ(kept(ds), std::set<std::string>{"x-2"});
 }
 
-TEST(PrunePolicy, ZeroOrNegativeCountsKeepNothingForThatRule) {
+TEST(PrunePolicy, ZeroOrNegativeCountsKeepNothingForThatRuleButTheNewestStays) {
   auto c = at({{"a", "2026-11-20 02:00"}, {"b", "2026-10-20 02:00"}});
-  EXPECT_TRUE(kept(decide(c, {})).empty());
-  EXPECT_TRUE(kept(decide(c, {.daily = -3})).empty());
+  // Safety (issue 10): the newest verified archive is never removed,
+  // whatever the rules say.
+  EXPECT_EQ(kept(decide(c, {})), std::set<std::string>{"a"});
+  EXPECT_EQ(reasons(decide(c, {}))["a"], std::vector<std::string>{"newest "});
+  EXPECT_EQ(kept(decide(c, {.daily = -3})), std::set<std::string>{"a"});
   EXPECT_TRUE((KeepCounts{}.none()));
   EXPECT_FALSE((KeepCounts{.monthly = 1}.none()));
   EXPECT_EQ(kept(decide(c, {.monthly = 5})), (std::set<std::string>{"a", "b"}));
@@ -108,6 +111,63 @@ TEST(PrunePolicy, MoreCountThanPeriodsKeepsOnePerPeriod) {
                    {.daily = 30});
   EXPECT_EQ(kept(ds), (std::set<std::string>{"b", "c"}));
   EXPECT_TRUE(decide({}, {.daily = 1}).empty());
+}
+
+TEST(PrunePolicy, PeriodsForHoursAndYears) {
+  EXPECT_EQ(period_of(Rule::hourly, utc("2026-11-23 14:59") + 59), "2026-11-23T14");
+  EXPECT_EQ(period_of(Rule::hourly, utc("2026-11-23 00:00")), "2026-11-23T00");
+  EXPECT_EQ(period_of(Rule::yearly, utc("2026-12-31 23:59")), "2026");
+  EXPECT_EQ(period_of(Rule::yearly, utc("2027-01-01 00:00")), "2027");
+}
+
+TEST(PrunePolicy, KeepLastKeepsTheNNewestWhateverTheirPeriods) {
+  auto ds = decide(at({{"a", "2026-11-20 02:00"}, {"b", "2026-11-20 02:10"}, {"c", "2026-11-20 02:20"}}),
+                   {.last = 2});
+  EXPECT_EQ(kept(ds), (std::set<std::string>{"b", "c"}));
+  EXPECT_EQ(reasons(ds)["c"], std::vector<std::string>{"last 1"});
+  EXPECT_EQ(reasons(ds)["b"], std::vector<std::string>{"last 2"});
+}
+
+TEST(PrunePolicy, HourlyAndYearlyKeepTheNewestOfEachPeriod) {
+  auto c = at({{"h13", "2026-11-23 13:05"},
+               {"h14a", "2026-11-23 14:10"},
+               {"h14b", "2026-11-23 14:40"},
+               {"y25", "2025-06-01 02:00"},
+               {"y24", "2024-06-01 02:00"}});
+  EXPECT_EQ(kept(decide(c, {.hourly = 2})), (std::set<std::string>{"h14b", "h13"}));
+  EXPECT_EQ(kept(decide(c, {.yearly = 2})), (std::set<std::string>{"h14b", "y25"}));
+  EXPECT_EQ(reasons(decide(c, {.yearly = 3}))["y24"], std::vector<std::string>{"yearly 2024"});
+}
+
+TEST(PrunePolicy, KeepWithinCountsFromTheNewestArchiveNotFromNow) {
+  auto c = at({{"new", "2026-11-23 14:00"}, {"mid", "2026-11-20 14:00"}, {"old", "2026-11-20 13:59"},
+               {"ancient", "2020-01-01 00:00"}});
+  Duration d3{.days = 3};
+  auto ds = decide(c, {.within = d3});
+  EXPECT_EQ(kept(ds), (std::set<std::string>{"new", "mid"}));  // 11-20 14:00 is exactly 3 days back: kept
+  EXPECT_EQ(reasons(ds)["mid"], std::vector<std::string>{"within 3d"});
+  EXPECT_FALSE((KeepCounts{.within = d3}.none()));
+}
+
+TEST(PrunePolicy, DurationsParseAsResticWritesThem) {
+  auto d = parse_duration("1y2m3d4h");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->years, 1);
+  EXPECT_EQ(d->months, 2);
+  EXPECT_EQ(d->days, 3);
+  EXPECT_EQ(d->hours, 4);
+  EXPECT_EQ(to_string(*d), "1y2m3d4h");
+  EXPECT_TRUE(parse_duration("30d"));
+  EXPECT_TRUE(parse_duration("12h"));
+  for (const char* bad : {"", "3", "d", "3x", "1d2y", "1d1d", "-1d", "1.5d", "999999d", "1w"})
+    EXPECT_FALSE(parse_duration(bad)) << bad;
+}
+
+TEST(PrunePolicy, CalendarSubtractionNormalisesAsGoDoes) {
+  EXPECT_EQ(minus(utc("2026-03-31 12:00"), {.months = 1}), utc("2026-03-03 12:00"));  // Feb 31 -> Mar 3
+  EXPECT_EQ(minus(utc("2024-02-29 00:00"), {.years = 1}), utc("2023-03-01 00:00"));
+  EXPECT_EQ(minus(utc("2026-11-23 02:00"), {.days = 1, .hours = 3}), utc("2026-11-21 23:00"));
+  EXPECT_EQ(minus(utc("2026-01-15 00:00"), {.months = 2}), utc("2025-11-15 00:00"));
 }
 
 }  // namespace
