@@ -423,11 +423,11 @@ bool verify_signature(const HokKey& hok, const Digest& message, const std::uint8
   return ok;
 }
 
-Status check_hok_names_device(const std::string& cn, const std::string& source_device) {
+Status check_hok_names_device(const std::string& cn, const std::string& source_device, ErrorKind kind) {
   if (cn.size() > source_device.size() + 1 && cn.compare(0, source_device.size(), source_device) == 0 &&
       cn[source_device.size()] == ' ')
     return {};
-  return Error::integrity("the archive's HOK certificate names \"" + cn + "\", not the source device \"" +
+  return make_error(kind, "the archive's HOK certificate names \"" + cn + "\", not the source device \"" +
                           source_device + "\" of its header: the header was edited or the archive was "
                           "signed by another device");
 }

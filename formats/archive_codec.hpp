@@ -97,7 +97,8 @@ bool verify_signature(const HokKey& key, const Digest& message, const std::uint8
 
 // Version 2: the HOK certificate's common name is the source device's name,
 // a space, then the key's role ("hsm-a HOK", "hsm-a FM-HOK"); device names
-// hold no space. Errors: integrity.
-Status check_hok_names_device(const std::string& common_name, const std::string& source_device);
+// hold no space. Errors: `kind` (usage for a writer's input, integrity for a file).
+Status check_hok_names_device(const std::string& common_name, const std::string& source_device,
+                              ErrorKind kind = ErrorKind::integrity);
 
 }  // namespace hsm::formats::detail

@@ -127,7 +127,7 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesyst
   if (options.check_chain) {
     HSM_TRY_ASSIGN(detail::ChainInfo chain,
                    detail::check_chain(header.certificates, options.format_version, ErrorKind::usage));
-    if (options.format_version >= 2) HSM_TRY(detail::check_hok_names_device(chain.hok_common_name, header.source_device));
+    if (options.format_version >= 2) HSM_TRY(detail::check_hok_names_device(chain.hok_common_name, header.source_device, ErrorKind::usage));
     impl->hok = std::move(chain.hok);
   } else {
     HSM_TRY_ASSIGN(impl->hok, detail::hok_key(header.certificates, options.format_version, ErrorKind::usage));

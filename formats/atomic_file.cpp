@@ -1,12 +1,14 @@
 #include "formats/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc >= 2.28)
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <csignal>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -111,7 +113,15 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::pa
   f->destination_ = destination;
   f->options_ = options;
   std::string tmpl = (folder / ("." + destination.filename().string() + ".tmp-XXXXXX")).string();
+  // The file is created and registered for signal cleanup with the
+  // terminating signals held: a ^C between the two would leave it behind.
+  sigset_t hold, old;
+  sigemptyset(&hold);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&hold, sig);
+  ::pthread_sigmask(SIG_BLOCK, &hold, &old);
   f->fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);  // created 0600
+  if (f->fd_ >= 0) f->slot_ = register_temp(tmpl);
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (f->fd_ < 0) {
     int e = errno;
     if (e == EACCES || e == EROFS)
@@ -119,7 +129,6 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::pa
     return Error::other("cannot create a temporary file in " + folder.string() + ": " + errno_text(e));
   }
   f->temp_ = tmpl;
-  f->slot_ = register_temp(tmpl);
   if (options.mode != 0600 && ::fchmod(f->fd_, options.mode) != 0) {
     int e = errno;
     f->abort();

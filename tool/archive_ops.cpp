@@ -11,6 +11,7 @@
 
 #include "formats/archive_reader.hpp"
 #include "formats/archive_writer.hpp"
+#include "tool/display.hpp"
 #include "tool/lock.hpp"
 #include "tool/trust.hpp"
 
@@ -58,6 +59,19 @@ Result<api::ArchiveSource> source_of(const formats::VerifyReport& r) {
   return s;
 }
 
+// The label in the clear part of a record (a description: the object's own
+// label travels sealed, byte for byte). The format takes 255 bytes of UTF-8:
+// a longer label or one that is not UTF-8 (made before labels were checked,
+// or by another tool) is shown escaped and cut at a character boundary, so
+// such a partition still backs up.
+std::string record_label(const std::string& label) {
+  std::string s = is_valid_utf8(label) ? label : json_safe(label);
+  if (s.size() <= formats::kMaxString) return s;
+  std::size_t n = formats::kMaxString - 3;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // not inside a character
+  return s.substr(0, n) + "...";
+}
+
 // The sentence a restore, drill or deep verify of a version 1 archive adds.
 constexpr const char* kV1Notice =
     "archive format version 1: its header and blob count are not bound to the domain key, so it is less "
@@ -78,7 +92,7 @@ json header_json(const formats::ArchiveHeader& h) {
 }
 
 json object_json(const api::ArchiveObjectReport& r) {
-  json j{{"handle", r.object.handle},   {"label", r.object.label},
+  json j{{"handle", r.object.handle},   {"label", json_safe(r.object.label)},
          {"class", api::to_string(r.object.cls)}, {"fingerprint", r.object.fingerprint},
          {"status", r.status}};
   if (r.target_handle) j["target_handle"] = r.target_handle;
@@ -241,7 +255,7 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
     return writer->next_associated_data(handle, static_cast<formats::BlobType>(type));
   };
   auto sink = [&](const api::ObjectDesc& d, std::uint8_t type, const api::Bytes& sealed) -> Status {
-    HSM_TRY(writer->add_blob(d.handle, static_cast<formats::BlobType>(type), d.label, sealed));
+    HSM_TRY(writer->add_blob(d.handle, static_cast<formats::BlobType>(type), record_label(d.label), sealed));
     if (type != static_cast<std::uint8_t>(formats::BlobType::smk)) ++objects;
     if (req.progress && objects % 1024 == 0) req.progress("seal", objects, total);
     return {};

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <iostream>
 
+#include "tool/display.hpp"
 #include "tool/secrets.hpp"
 
 namespace hsm::tool {
@@ -12,7 +13,9 @@ using api::Result;
 
 void Context::emit(const json& doc, const std::function<void(std::ostream&)>& text) const {
   if (opts.json) {
-    std::cout << doc.dump(2) << "\n";
+    // Text from devices goes through json_safe() where it is put in; the
+    // handler is the last guard: a document is never cut off half-written.
+    std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   } else if (!opts.quiet) {
     text(std::cout);
   }
@@ -91,8 +94,8 @@ json to_json(const api::PartitionDesc& p) {
 json to_json(const api::ObjectDesc& o) {
   json travelled = json::array();
   for (auto p : o.travelled) travelled.push_back(api::to_string(p));
-  return {{"handle", o.handle},
-          {"label", o.label},
+  json j{{"handle", o.handle},
+          {"label", json_safe(o.label)},
           {"id", o.id_hex},
           {"class", api::to_string(o.cls)},
           {"key_type", api::to_string(o.key_type)},
@@ -106,6 +109,15 @@ json to_json(const api::ObjectDesc& o) {
           {"origin_fm", api::to_string(o.origin_fm)},
           {"travelled", travelled},
           {"fingerprint", o.fingerprint}};
+  // A label that is not UTF-8 (made by another tool) is shown escaped; its
+  // exact bytes are here.
+  if (!is_valid_utf8(o.label)) {
+    static const char* kHex = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char c : o.label) hex += {kHex[c >> 4], kHex[c & 15]};
+    j["label_hex"] = hex;
+  }
+  return j;
 }
 
 json to_json(const api::Verdict& v) {
@@ -124,7 +136,7 @@ json to_json(const api::Error& e) {
           {"exit_code", static_cast<int>(e.kind)},
           {"rule", e.rule.empty() ? json(nullptr) : json(e.rule)},
           {"code", e.code.empty() ? json(nullptr) : json(e.code)},
-          {"message", e.message},
+          {"message", json_safe(e.message)},
           {"fix", e.fix.empty() ? json(nullptr) : json(e.fix)}};
 }
 

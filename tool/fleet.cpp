@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -41,18 +42,51 @@ Result<Address> parse_address(std::string_view text) {
 Fleet::Fleet(fs::path home, const PluginLoader& plugins) : home_(std::move(home)), plugins_(plugins) {}
 
 fs::path Fleet::default_home() {
-  if (const char* h = std::getenv("HSM_MIGRATE_HOME"); h && *h) return h;
-  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return fs::path(x) / "hsm-migrate";
-  const char* home = std::getenv("HOME");
-  return fs::path(home && *home ? home : ".") / ".local" / "state" / "hsm-migrate";
+  std::error_code ec;
+  if (const char* h = std::getenv("HSM_MIGRATE_HOME"); h && *h) return fs::absolute(h, ec);
+  // XDG: a relative XDG_STATE_HOME or HOME is invalid and ignored; with no
+  // absolute base there is no default (check_home says so), never "./...".
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x == '/') return fs::path(x) / "hsm-migrate";
+  if (const char* home = std::getenv("HOME"); home && *home == '/')
+    return fs::path(home) / ".local" / "state" / "hsm-migrate";
+  return {};
+}
+
+Status Fleet::check_home() const {
+  if (home_.empty())
+    return Error::usage("no fleet folder: HOME is unset or not absolute, and neither --home nor HSM_MIGRATE_HOME is given",
+                        "pass --home DIR or set HSM_MIGRATE_HOME to an absolute path");
+  struct stat st {};
+  if (::stat(home_.c_str(), &st) != 0) return {};  // created 0700 when first written
+  if (!S_ISDIR(st.st_mode)) return Error::usage("the fleet folder " + home_.string() + " is not a folder");
+  // The home holds device state and the fleet's manufacturing root: a folder
+  // others can write to (as /tmp) could have them swapped. Its mode is never
+  // changed here: an operator's folder is theirs.
+  if ((st.st_mode & 022) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Error::usage("the fleet folder " + home_.string() + " (mode " + mode + ") can be written by others",
+                        "use a folder of your own (`mkdir -m 700 DIR` and --home DIR), or `chmod go-w " +
+                            home_.string() + "`");
+  }
+  if (st.st_uid != ::geteuid() && st.st_uid != 0)
+    return Error::usage("the fleet folder " + home_.string() + " belongs to another user (uid " +
+                            std::to_string(st.st_uid) + ")",
+                        "use a folder of your own with --home DIR");
+  return {};
 }
 
 Status Fleet::ensure_home() const {
+  HSM_TRY(check_home());
   std::error_code ec;
-  fs::create_directories(home_ / "devices", ec);
-  if (ec) return Error::other("cannot create " + (home_ / "devices").string() + ": " + ec.message());
-  ::chmod(home_.c_str(), 0700);
-  ::chmod((home_ / "devices").c_str(), 0700);
+  if (!fs::exists(home_, ec)) {
+    // The parents as the umask says; the home itself 0700.
+    if (home_.has_parent_path()) fs::create_directories(home_.parent_path(), ec);
+    if (::mkdir(home_.c_str(), 0700) != 0 && errno != EEXIST)
+      return Error::other("cannot create " + home_.string() + ": " + std::strerror(errno));
+  }
+  if (::mkdir((home_ / "devices").c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::other("cannot create " + (home_ / "devices").string() + ": " + std::strerror(errno));
   return {};
 }
 

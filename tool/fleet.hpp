@@ -27,7 +27,15 @@ api::Status check_device_name(std::string_view name);
 class Fleet {
  public:
   Fleet(std::filesystem::path home, const PluginLoader& plugins);
+  // --home, else $HSM_MIGRATE_HOME, else $XDG_STATE_HOME/hsm-migrate, else
+  // $HOME/.local/state/hsm-migrate; empty when there is no absolute base.
   static std::filesystem::path default_home();
+  // Errors (usage): no home at all; an existing home that is not a folder,
+  // that others can write to, or that belongs to another user. Never changes
+  // a folder's mode.
+  api::Status check_home() const;
+  // check_home, then creates the home 0700 (and HOME/devices) when absent.
+  api::Status ensure_home() const;
 
   const std::filesystem::path& home() const { return home_; }
   api::Result<std::unique_ptr<api::Device>> create(const std::string& name, const std::string& kind,
@@ -38,7 +46,6 @@ class Fleet {
   api::Result<std::unique_ptr<api::Partition>> open_partition(const Address& a) const;
 
  private:
-  api::Status ensure_home() const;
   std::filesystem::path home_;
   const PluginLoader& plugins_;
   // Devices opened through open_partition stay alive as long as the fleet.

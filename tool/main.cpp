@@ -10,6 +10,7 @@
 
 #include "formats/atomic_file.hpp"
 #include "tool/context.hpp"
+#include "tool/display.hpp"
 
 namespace {
 
@@ -34,9 +35,10 @@ void print_error(const Context* ctx, const Error& e) {
   line += e.kind == ErrorKind::refused ? "refused: " : "error: ";
   // An integrity failure may name a rule too (an archive of another domain: S1).
   if (!e.rule.empty()) line += "rule " + e.rule + (e.code.empty() ? "" : " (" + e.code + ")") + ": ";
+  else if (!e.code.empty()) line += e.code + ": ";  // e.g. CKR_PIN_INCORRECT
   line += e.message;
   if (!e.fix.empty()) line += "; fix: " + e.fix;
-  std::cerr << line << "\n";
+  std::cerr << escaped(line) << "\n";  // one line, whatever a label in it holds
   if (ctx && ctx->opts.json) std::cout << json{{"ok", false}, {"error", to_json(e)}}.dump(2) << "\n";
 }
 
@@ -144,14 +146,25 @@ int run(int argc, char** argv) {
   for (const auto& r : ctx.plugins.refused())
     if (cmd->words != "plugins" && !ctx.opts.quiet)
       std::cerr << "hsm-migrate: warning: plugin " << r.file.string() << " refused: " << r.reason << "\n";
-  ctx.fleet = std::make_unique<Fleet>(ctx.opts.home.empty() ? Fleet::default_home() : std::filesystem::path(ctx.opts.home),
-                                      ctx.plugins);
+  std::error_code ec;
+  ctx.fleet = std::make_unique<Fleet>(
+      ctx.opts.home.empty() ? Fleet::default_home() : std::filesystem::absolute(ctx.opts.home, ec), ctx.plugins);
+  if (cmd->words != "plugins") {
+    if (auto st = ctx.fleet->check_home(); !st.ok()) {
+      print_error(&ctx, st.error());
+      return static_cast<int>(st.error().kind);
+    }
+  }
   std::vector<std::string> cmd_args(args.begin() + static_cast<std::ptrdiff_t>(used), args.end());
   if (!cmd_args.empty() && (cmd_args[0] == "--help" || cmd_args[0] == "-h")) {
     std::cout << "usage: hsm-migrate " << cmd->synopsis << "\n";
     return 0;
   }
   hsm::api::Status st = cmd->run(ctx, cmd_args);
+  // A report that could not be written (a full disk, a closed pipe,
+  // > /dev/full) is a failure a cron job must see, not a silent success.
+  std::cout.flush();
+  if (!std::cout && st.ok()) st = Error::other("cannot write to standard output");
   // An error without a message was already reported in full by the command
   // (a list of refusals); only its exit code remains.
   if (!st.ok() && st.error().message.empty()) return static_cast<int>(st.error().kind);

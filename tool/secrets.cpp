@@ -1,11 +1,13 @@
 #include "tool/secrets.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -14,6 +16,7 @@ namespace hsm::tool {
 
 using api::Error;
 using api::Result;
+using api::Status;
 using api::SecretBytes;
 
 namespace {
@@ -42,10 +45,28 @@ Result<SecretBytes> prompt(const std::string& question) {
 
 }  // namespace
 
+Status check_private_file(int fd, const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Error::other("cannot stat " + what + " file " + path + ": " + std::strerror(errno));
+  // As ssh does with a private key: a secret others can read is refused. (A
+  // pipe, as from <(...), is private to the process and passes.)
+  if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Error::usage(what + " file " + path + " has mode " + mode + ": it is readable or writable by others",
+                        "chmod 600 " + path);
+  }
+  return {};
+}
+
 Result<SecretBytes> read_secret_file(const std::string& path, const std::string& what) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return Error::usage("cannot read " + what + " file " + path + ": " + std::strerror(errno));
+  if (auto s = check_private_file(fd, path, what); !s.ok()) {
+    ::close(fd);
+    return s.error();
+  }
   SecretBytes out(256);
   std::size_t off = 0;
   for (;;) {
@@ -100,6 +121,12 @@ Result<api::DomainSecret> domain_secret(const std::string& domain_file, const st
     }
     if (errno != EEXIST) return Error::usage("cannot create PED key " + ped_key + ": " + std::strerror(errno));
     int rfd = ::open(ped_key.c_str(), O_RDONLY | O_CLOEXEC);
+    if (rfd >= 0) {
+      if (auto s = check_private_file(rfd, ped_key, "PED key"); !s.ok()) {
+        ::close(rfd);
+        return s.error();
+      }
+    }
     d.secret.resize(64);
     ssize_t n = rfd >= 0 ? ::read(rfd, d.secret.data(), d.secret.size()) : -1;
     if (rfd >= 0) ::close(rfd);

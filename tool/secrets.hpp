@@ -10,6 +10,9 @@
 namespace hsm::tool {
 
 // Reads a whole file as a secret, dropping one trailing newline.
+// Refuses a regular file that group or others may read or write (usage,
+// with the fix `chmod 600 FILE`), as ssh does with a private key.
+api::Status check_private_file(int fd, const std::string& path, const std::string& what);
 api::Result<api::SecretBytes> read_secret_file(const std::string& path, const std::string& what);
 // The partition PIN: --pin-file, else $HSM_MIGRATE_PIN, else a prompt when
 // stdin is a terminal; otherwise a usage error that says how to provide it.

@@ -13,6 +13,7 @@
 #include "tool/archive_ops.hpp"
 #include "tool/backup_hsm_ops.hpp"
 #include "tool/commands/clone_report.hpp"
+#include "tool/display.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -126,7 +127,7 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
 
 void print_objects(std::ostream& os, const json& list, const char* heading) {
   for (const auto& o : list) {
-    os << "  " << heading << " #" << o["handle"].get<std::uint64_t>() << " " << o["label"].get<std::string>();
+    os << "  " << heading << " #" << o["handle"].get<std::uint64_t>() << " " << escaped(o["label"].get<std::string>());
     if (o.contains("rule"))
       os << ": rule " << o["rule"].get<std::string>() << ": " << o["message"].get<std::string>()
          << (o.contains("fix") ? "; fix: " + o["fix"].get<std::string>() : "");

@@ -1,5 +1,7 @@
 #include "tool/commands/clone_report.hpp"
 
+#include "tool/display.hpp"
+
 namespace hsm::tool {
 
 void print_clone_report(std::ostream& os, const json& doc, bool dry_run) {
@@ -19,7 +21,7 @@ void print_clone_report(std::ostream& os, const json& doc, bool dry_run) {
   if (doc.contains("warnings"))
     for (const auto& w : doc["warnings"]) os << "  warning: " << w.get<std::string>() << "\n";
   for (const auto& r : doc["refused"])
-    os << "  refused #" << r["handle"].get<std::uint64_t>() << " " << r["label"].get<std::string>() << ": rule "
+    os << "  refused #" << r["handle"].get<std::uint64_t>() << " " << escaped(r["label"].get<std::string>()) << ": rule "
        << r["rule"].get<std::string>() << ": " << r["message"].get<std::string>()
        << (r["fix"].is_null() ? "" : "; fix: " + r["fix"].get<std::string>()) << "\n";
 }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "tool/context.hpp"
+#include "tool/display.hpp"
 #include "tool/lock.hpp"
 
 namespace hsm::tool {
@@ -78,7 +79,7 @@ Status list(Context& ctx, const std::vector<std::string>& args) {
     os << "#" << std::left << std::setw(7) << o.handle << std::setw(12) << api::to_string(o.cls)
        << std::setw(8) << api::to_string(o.key_type) << std::setw(6) << o.bits
        << (o.extractable ? "extractable     " : "non-extractable ") << o.fingerprint.substr(0, 16)
-       << "  " << o.label << "\n";
+       << "  " << escaped(o.label) << "\n";
     ++n;
     return true;
   }));

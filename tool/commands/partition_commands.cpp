@@ -174,6 +174,24 @@ Status suites(Context& ctx, const std::vector<std::string>& args) {
   return {};
 }
 
+// The HSM SO's reset of a partition PIN: after a lockout (ten wrong PINs in
+// a row, CKR_PIN_LOCKED) or a lost PIN. The new PIN comes from the PIN paths
+// (--pin-file, HSM_MIGRATE_PIN, a prompt); in this emulation the SO is
+// whoever holds the fleet folder (man hsm-migrate, "PINs").
+Status reset_pin(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("partition reset-pin");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"address"}));
+  HSM_TRY_ASSIGN(Opened o, open(ctx, vm, false));
+  HSM_TRY_ASSIGN(api::SecretBytes pin,
+                 partition_pin(ctx.opts.pin_file, "the NEW PIN of " + o.addr.device + "/" + o.addr.partition));
+  HSM_TRY(o.part->reset_pin(pin));
+  ctx.emit({{"ok", true}, {"partition", o.addr.device + "/" + o.addr.partition}, {"pin_reset", true}},
+           [&](std::ostream& os) {
+             os << o.addr.device << "/" << o.addr.partition << ": PIN reset, failed-login count cleared\n";
+           });
+  return {};
+}
+
 }  // namespace
 
 void add_partition_commands(std::vector<Command>& out) {
@@ -182,6 +200,8 @@ void add_partition_commands(std::vector<Command>& out) {
                  "(--domain-file F | --ped-key F) [--domain-label L]",
                  create});
   out.push_back({"partition show", "partition show DEV/PART", show});
+  out.push_back({"partition reset-pin", "partition reset-pin DEV/PART   (the new PIN from --pin-file, HSM_MIGRATE_PIN or a prompt)",
+                 reset_pin});
   out.push_back({"partition policy", "partition policy DEV/PART --set N=V [--set N=V ...]", policy});
   out.push_back({"partition domain list", "partition domain list DEV/PART", domain_list});
   out.push_back({"partition domain add",

@@ -97,6 +97,7 @@ Status run(Context& ctx, const std::vector<std::string>& args) {
   lp.plan.client = plan_client(ctx, lp.plan);
   ctx.client = lp.plan.client;  // the client every step acts as
   plans::RunOptions opt;
+  HSM_TRY(ctx.fleet->ensure_home());  // the journal lives in it (0700)
   opt.journal_dir = ctx.fleet->home() / "journal";
   opt.dry_run = vm.count("dry-run") > 0;
   opt.resume = vm.count("resume") > 0;

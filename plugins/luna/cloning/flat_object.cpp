@@ -108,7 +108,9 @@ Result<FlatObject> decode_flat(const std::uint8_t* p, std::size_t n) {
   auto k = parse_kind(r.str());
   if (!r.ok() || !k) return bad("kind");
   o.kind = *k;
-  d.label = r.str();
+  // A label is checked when a key is made (X10), but objects made before
+  // that, or by another tool, may carry a long one: it must travel back.
+  d.label = r.str(wire::kMaxBlob);
   d.id_hex = r.str();
   if (!r.ok()) return bad("label/id");
   auto cls = api::parse_object_class(r.str());

@@ -82,14 +82,19 @@ Status LunaPartition::login(const SecretBytes& pin) {
   // The count changes in a transaction: concurrent wrong logins all count.
   store::Transaction tx(*core_->db);
   HSM_TRY(tx.begin());
-  store::Stmt u(*core_->db, good ? "UPDATE partition SET failed_logins = 0 WHERE id = ?"
-                                 : "UPDATE partition SET failed_logins = failed_logins + 1 WHERE id = ? "
-                                   "RETURNING failed_logins");
-  u.bind(1, id_);
   std::int64_t now_failed = 0;
-  if (!good && u.step()) now_failed = u.i64(0);
-  HSM_TRY(u.status());
-  if (good) HSM_TRY(u.run());
+  {
+    store::Stmt u(*core_->db, good ? "UPDATE partition SET failed_logins = 0 WHERE id = ?"
+                                   : "UPDATE partition SET failed_logins = failed_logins + 1 WHERE id = ?");
+    u.bind(1, id_);
+    HSM_TRY(u.run());
+  }
+  if (!good) {
+    store::Stmt q(*core_->db, "SELECT failed_logins FROM partition WHERE id = ?");
+    q.bind(1, id_);
+    if (q.step()) now_failed = q.i64(0);
+    HSM_TRY(q.status());
+  }
   if (!good) HSM_TRY(core_->audit("partition " + name_ + ": wrong PIN (" + std::to_string(now_failed) + " in a row)"));
   HSM_TRY(tx.commit());
   if (good) {

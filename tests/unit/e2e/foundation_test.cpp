@@ -76,7 +76,7 @@ TEST_F(Foundation, UpgradeIsUpwardOnlyAndAddsPolicy42) {  // rule P1, P5
 }
 
 TEST_F(Foundation, V1PartitionBefore770Refused) {  // rule X7
-  ok({"device", "create", "hsm-a", "--kind", "luna7", "--firmware", "7.6.0"});
+  ok({"device", "create", "hsm-a", "--kind", "luna7", "--firmware", "7.4.2"});  // X9: a path to 7.7.0
   refused({"partition", "create", "hsm-a/v1", "--type", "v1"}, "X7");
   ok({"device", "upgrade", "hsm-a", "--firmware", "7.7.0"});
   ok({"partition", "create", "hsm-a/v1", "--type", "v1"});
@@ -131,6 +131,7 @@ TEST_F(Foundation, FmEnableBelow740OrTwiceRefused) {  // rule S2
   ok({"device", "create", "hsm-a", "--kind", "luna7", "--firmware", "7.3.0"});
   refused({"device", "enable-fm", "hsm-a"}, "S2");
   ok({"device", "upgrade", "hsm-a", "--firmware", "7.4.0"});
+  ok({"device", "policy", "hsm-a", "--set", "50=1"});  // rule X9: FMs need HSM policy 50
   ok({"device", "enable-fm", "hsm-a"});
   refused({"device", "enable-fm", "hsm-a"}, "S2");
   refused({"device", "create", "fm-old", "--kind", "luna7", "--firmware", "7.2.0", "--fm", "enabled"}, "S2");
@@ -182,7 +183,7 @@ TEST_F(Foundation, SecretsNeverFromArgvAndPinChecked) {
   EXPECT_NE(r.err.find("HSM_MIGRATE_PIN"), std::string::npos) << r.err;
   std::ofstream(dir_ / "wrong.pin") << "not-the-pin\n";
   EXPECT_EQ(run({"key", "generate", "hsm-a/p1", "--type", "aes-256", "--pin-file",
-                 (dir_ / "wrong.pin").string()}).rc, kUsage);
+                 (dir_ / "wrong.pin").string()}).rc, kAuth);  // issue 10: a wrong PIN is its own outcome
   std::ofstream(dir_ / "right.pin") << "e2e-partition-pin\n";
   ok({"key", "generate", "hsm-a/p1", "--type", "aes-256", "--pin-file", (dir_ / "right.pin").string()});
   // There is no option that takes a secret value.

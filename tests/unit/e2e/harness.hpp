@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,9 @@ inline std::string slurp(const fs::path& p) {
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Secrets files the tests write are 0600, as an operator keeps them
+    // (hsm-migrate refuses PIN and domain files others can read).
+    ::umask(077);
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() /
            ("hsm-e2e-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
