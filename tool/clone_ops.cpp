@@ -42,6 +42,19 @@ Result<std::pair<api::CloneOutResult, api::CloneInResult>> clone_batch(
 
 }  // namespace
 
+Result<std::set<std::string>> held_fingerprints(api::Partition& target, const api::Endpoint& target_ep,
+                                                const std::vector<api::ObjectDesc>& objects) {
+  std::set<std::string> wanted, held;
+  for (const auto& o : objects)
+    if (!o.fingerprint.empty()) wanted.insert(o.fingerprint);
+  if (wanted.empty() || target_ep.partition.object_count == 0) return held;
+  HSM_TRY(target.for_each_object([&](const api::ObjectDesc& o) {
+    if (wanted.count(o.fingerprint)) held.insert(o.fingerprint);
+    return held.size() < wanted.size();  // stop once every one is found
+  }));
+  return held;
+}
+
 Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const CloneBatchHook& hook) {
   if (req.source.device == req.target.device && req.source.partition == req.target.partition)
     return Error::usage("source and target are the same partition");
@@ -61,18 +74,31 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
   if (objects.empty() && req.selector != "all")
     return Error::usage("no object matches \"" + req.selector + "\" in " + src_ep.address(),
                         "see `hsm-migrate object list " + src_ep.address() + "`");
-  api::Evaluation ev = judge->evaluate(src_ep, dst_ep, objects, ctx.client);
+  // The target as the clone will find it: emptied first by a replace (X5),
+  // else holding what it holds. Rule C1 (the backend's) counts only objects
+  // that would be created, so the backend is told which are already there.
+  api::Endpoint judged = dst_ep;
+  if (req.replace) {
+    judged.partition.object_count = 0;
+  } else {
+    HSM_TRY_ASSIGN(judged.partition.held_fingerprints, held_fingerprints(*dst, dst_ep, objects));
+  }
+  api::Evaluation ev = judge->evaluate(src_ep, judged, objects, ctx.client);
   if (!ev.pair.allowed) return Error::refused(ev.pair.rule, ev.pair.code, ev.pair.message, ev.pair.fix);
 
   CloneOutcome result;
   json refused = json::array(), cloned = json::array(), present = json::array(), planned = json::array();
+  json would_skip = json::array();  // dry run: already present on the target
   std::vector<std::uint64_t> todo;
   std::map<std::string, const api::ObjectDesc*> by_fingerprint;  // to name source objects
   for (std::size_t i = 0; i < objects.size(); ++i) {
     by_fingerprint.emplace(objects[i].fingerprint, &objects[i]);
     if (ev.objects[i].allowed) {
+      // Already present objects are sent too: the target decides "already
+      // present" again inside its write transaction, and reports them.
       todo.push_back(objects[i].handle);
-      planned.push_back(object_verdict(objects[i], ev.objects[i]));
+      if (judged.partition.held_fingerprints.count(objects[i].fingerprint)) would_skip.push_back(to_json(objects[i]));
+      else planned.push_back(object_verdict(objects[i], ev.objects[i]));
     } else {
       refused.push_back(object_verdict(objects[i], ev.objects[i]));
     }
@@ -122,6 +148,7 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
                                     (req.dry_run ? " (dry run)" : " or copied");
   if (req.dry_run) {
     result.doc["would_clone"] = replace_blocked ? json::array() : planned;
+    result.doc["already_present"] = would_skip;
     if (req.replace) result.doc["would_delete"] = replace_blocked ? 0 : dst_ep.partition.object_count;
   } else {
     result.doc["cloned"] = cloned;

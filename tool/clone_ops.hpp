@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,12 @@ struct CloneOutcome {
 // Errors: a pair refusal (refused, with rule), usage, integrity, other.
 // Per-object refusals are not errors: they are counted in `refused`.
 api::Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const CloneBatchHook& hook = {});
+
+// The content fingerprints among `objects` that `target` already holds
+// (streamed; memory bounded by `objects`). The tool hands them to the
+// backend in PartitionDesc::held_fingerprints: the capacity rule (C1) counts
+// only objects that would be created, and decides so itself.
+api::Result<std::set<std::string>> held_fingerprints(api::Partition& target, const api::Endpoint& target_ep,
+                                                     const std::vector<api::ObjectDesc>& objects);
 
 }  // namespace hsm::tool

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "formats/atomic_file.hpp"
+#include "tool/clone_ops.hpp"
 
 namespace hsm::tool {
 
@@ -147,9 +148,17 @@ Result<std::vector<api::Verdict>> judge_group(Context& ctx, const HaGroupRecord&
   if (g.members.empty()) return std::vector<api::Verdict>{};
   api::HaGroup desc;
   desc.name = g.name;
+  // Replication carries the primary's objects to every member; the backend
+  // judges each member's room (rule C1) and is told which of them a member
+  // already holds, since those are not created again.
   for (const auto& m : g.members) {
     HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(m.address));
     HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
+    if (desc.members.empty()) {
+      HSM_TRY_ASSIGN(desc.primary_objects, part->find_objects("all"));
+    } else {
+      HSM_TRY_ASSIGN(ep.partition.held_fingerprints, held_fingerprints(*part, ep, desc.primary_objects));
+    }
     desc.members.push_back(std::move(ep));
     desc.standby.push_back(m.standby);
   }

@@ -71,20 +71,28 @@ Status check(Context& ctx, const std::vector<std::string>& args) {
       return Error::usage("no object matches \"" + vm["object"].as<std::string>() + "\" in " +
                           p.src_ep.address());
   }
+  // Rule C1 (the backend's) counts only objects that would be created: the
+  // backend is told which of these the target already holds.
+  HSM_TRY_ASSIGN(p.dst_ep.partition.held_fingerprints, held_fingerprints(*p.dst, p.dst_ep, objects));
+  const auto& held = p.dst_ep.partition.held_fingerprints;
   api::Evaluation ev = p.judge->evaluate(p.src_ep, p.dst_ep, objects, ctx.client);
   json doc = to_json(ev.pair);
   doc["source"] = p.src_ep.address();
   doc["target"] = p.dst_ep.address();
   doc["batch_limit"] = ev.batch_limit;
-  std::size_t refused = 0;
+  std::size_t refused = 0, present = 0;
   if (vm.count("object")) {
     json objs = json::array();
     for (std::size_t i = 0; i < objects.size(); ++i) {
-      objs.push_back(object_verdict(objects[i], ev.objects[i]));
+      json o = object_verdict(objects[i], ev.objects[i]);
+      o["already_present"] = held.count(objects[i].fingerprint) > 0;
+      present += held.count(objects[i].fingerprint);
+      objs.push_back(std::move(o));
       refused += ev.objects[i].allowed ? 0 : 1;
     }
     doc["objects"] = objs;
     doc["objects_refused"] = refused;
+    doc["objects_already_present"] = present;
     if (ev.pair.allowed && refused) doc["allowed"] = false;
   }
   ctx.emit(doc, [&](std::ostream& os) {
@@ -93,7 +101,7 @@ Status check(Context& ctx, const std::vector<std::string>& args) {
     if (ev.pair.allowed)
       for (std::size_t i = 0; i < objects.size(); ++i)
         os << "  #" << objects[i].handle << " " << objects[i].label << ": " << verdict_line(ev.objects[i])
-           << "\n";
+           << (held.count(objects[i].fingerprint) ? " (already present)" : "") << "\n";
   });
   if (!ev.pair.allowed) {
     if (ctx.opts.json) return Error{api::ErrorKind::refused, "", "", "", ""};  // already printed
