@@ -1,6 +1,7 @@
 #include "formats/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc >= 2.28)
 #include <sys/stat.h>
@@ -53,6 +54,30 @@ int register_temp(const std::string& path) {
 
 void unregister_temp(int slot) {
   if (slot >= 0) g_slots[static_cast<std::size_t>(slot)].state.store(0);
+}
+
+// SIGINT, SIGTERM and SIGHUP held for a scope (a name made and registered
+// for cleanup as one step).
+class HeldSignals {
+ public:
+  HeldSignals() {
+    sigset_t hold;
+    sigemptyset(&hold);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&hold, sig);
+    ::pthread_sigmask(SIG_BLOCK, &hold, &old_);
+  }
+  ~HeldSignals() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  HeldSignals(const HeldSignals&) = delete;
+  HeldSignals& operator=(const HeldSignals&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+// Links an O_TMPFILE descriptor in under `name` (EEXIST if it exists).
+int link_in(int fd, const std::filesystem::path& name) {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  return ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW);
 }
 
 }  // namespace
@@ -112,27 +137,30 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::pa
   std::unique_ptr<AtomicFile> f(new AtomicFile());
   f->destination_ = destination;
   f->options_ = options;
-  std::string tmpl = (folder / ("." + destination.filename().string() + ".tmp-XXXXXX")).string();
-  // The file is created and registered for signal cleanup with the
-  // terminating signals held: a ^C between the two would leave it behind.
-  sigset_t hold, old;
-  sigemptyset(&hold);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&hold, sig);
-  ::pthread_sigmask(SIG_BLOCK, &hold, &old);
-  f->fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);  // created 0600
-  if (f->fd_ >= 0) f->slot_ = register_temp(tmpl);
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // Unnamed first: nothing can be left behind, whatever kills the writer.
+  f->fd_ = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (f->fd_ >= 0 && ::access("/proc/self/fd", X_OK) == 0) {
+    f->unnamed_ = true;
+  } else {
+    if (f->fd_ >= 0) ::close(f->fd_);  // no /proc to link it in with
+    std::string tmpl = (folder / ("." + destination.filename().string() + ".tmp-XXXXXX")).string();
+    // The file is created and registered for signal cleanup with the
+    // terminating signals held: a ^C between the two would leave it behind.
+    HeldSignals held;
+    f->fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);  // created 0600
+    if (f->fd_ >= 0) f->slot_ = register_temp(tmpl);
+    if (f->fd_ >= 0) f->temp_ = tmpl;
+  }
   if (f->fd_ < 0) {
     int e = errno;
     if (e == EACCES || e == EROFS)
       return Error::usage("cannot create a file in " + folder.string() + ": " + errno_text(e));
     return Error::other("cannot create a temporary file in " + folder.string() + ": " + errno_text(e));
   }
-  f->temp_ = tmpl;
   if (options.mode != 0600 && ::fchmod(f->fd_, options.mode) != 0) {
     int e = errno;
     f->abort();
-    return Error::other("chmod " + tmpl + ": " + errno_text(e));
+    return Error::other("chmod of the new " + destination.string() + ": " + errno_text(e));
   }
   return f;
 }
@@ -173,13 +201,6 @@ Status AtomicFile::commit() {
     abort();
     return e;
   }
-  int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0) {
-    Error e = io_error("close " + destination_.string(), errno);
-    abort();
-    return e;
-  }
   if (options_.overwrite) {
     struct stat st {};
     if (::lstat(destination_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -187,6 +208,35 @@ Status AtomicFile::commit() {
       return Error::usage(destination_.string() + " became something other than a regular file while it was "
                           "being written; it is never replaced");
     }
+  }
+  int rc = 0;
+  if (unnamed_ && !options_.overwrite) {
+    rc = link_in(fd_, destination_);  // refuses an existing name, atomically
+  } else if (unnamed_) {
+    // To replace a file: a name of our own first, then rename over.
+    std::filesystem::path folder = destination_.parent_path();
+    if (folder.empty()) folder = ".";
+    const std::string base = (folder / ("." + destination_.filename().string() + ".tmp-")).string();
+    if (sodium_init() < 0) {
+      abort();
+      return Error::other("libsodium failed to initialise");
+    }
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      unsigned char r[6];
+      randombytes_buf(r, sizeof r);
+      std::string name = base;
+      for (unsigned char c : r) name += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[c % 62];
+      HeldSignals held;
+      rc = link_in(fd_, name);
+      if (rc == 0) {
+        temp_ = name;
+        slot_ = register_temp(name);
+        break;
+      }
+      if (errno != EEXIST) break;
+    }
+    if (rc == 0) rc = ::rename(temp_.c_str(), destination_.c_str());
+  } else if (options_.overwrite) {
     rc = ::rename(temp_.c_str(), destination_.c_str());
   } else {
     rc = ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, destination_.c_str(), RENAME_NOREPLACE);
@@ -205,10 +255,13 @@ Status AtomicFile::commit() {
                           "choose another name, or ask to overwrite it");
     return Error::other("rename into " + destination_.string() + ": " + errno_text(e));
   }
+  rc = ::close(fd_);
+  fd_ = -1;
   committed_ = true;
   temp_.clear();
   unregister_temp(slot_);
   slot_ = -1;
+  if (rc != 0) return io_error("close " + destination_.string(), errno);
   std::filesystem::path folder = destination_.parent_path();
   return fsync_directory(folder.empty() ? std::filesystem::path(".") : folder);
 }

@@ -1,12 +1,18 @@
 // Atomic, durable files (ccache core/atomicfile.cpp, LevelDB env_posix.cc):
-// write to a temporary file in the destination folder, fsync it, rename it
-// over (or, without `overwrite`, next to nothing: the rename refuses an
-// existing name), then fsync the folder. Readers see the old file or the
-// whole new one, never a half-written one, even after a crash.
+// write to a temporary file in the destination folder, fsync it, give it its
+// name (without `overwrite` the name is refused if it exists), then fsync the
+// folder. Readers see the old file or the whole new one, never a half-written
+// one, even after a crash.
+//
+// The temporary file is unnamed where the file system allows (Linux
+// O_TMPFILE): it has no name until commit links it in, so even a writer
+// killed with SIGKILL leaves nothing behind. Elsewhere it is
+// ".<name>.tmp-XXXXXX" (and, to replace an existing file, that name exists
+// for the instant between link and rename).
 //
 // Commit is explicit. A file destroyed without commit(), or whose commit
 // failed, is removed. A signal handler may call remove_temp_files_on_signal()
-// to remove the temporary files still open in this process.
+// to remove the named temporary files still open in this process.
 #pragma once
 
 #include <sys/types.h>
@@ -51,7 +57,9 @@ class AtomicFile {
   int fd() const { return fd_; }
   std::uint64_t bytes_written() const { return written_; }
   const std::filesystem::path& destination() const { return destination_; }
+  // The named temporary file; empty while the file is unnamed (O_TMPFILE).
   const std::filesystem::path& temp_path() const { return temp_; }
+  bool unnamed() const { return unnamed_; }
   bool committed() const { return committed_; }
 
  private:
@@ -61,6 +69,7 @@ class AtomicFile {
   AtomicFileOptions options_;
   int fd_ = -1;
   int slot_ = -1;  // signal-cleanup registration
+  bool unnamed_ = false;  // an O_TMPFILE: linked in at commit
   std::uint64_t written_ = 0;
   bool committed_ = false;
 };

@@ -219,11 +219,15 @@ TEST_F(Hardening, SignalsDuringABackupLeaveNoTemporaryFile) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
     const fs::path dest = out / ("sig" + std::to_string(sig) + ".hsmar");
     pid_t pid = spawn({"backup", "hsm-a/p1", "--archive", dest.string()}, "sig");
-    // Wait for the writer's temporary file, then interrupt.
+    // Wait until the writer holds its (unnamed, O_TMPFILE) file in `out`,
+    // then interrupt.
     bool seen = false;
     for (int i = 0; i < 20000 && !seen; ++i) {
-      for (const auto& e : fs::directory_iterator(out))
-        if (e.path().filename().string().find(".tmp-") != std::string::npos) seen = true;
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        const auto target = fs::read_symlink(e.path(), ec).string();
+        if (target.rfind(out.string() + "/", 0) == 0) seen = true;
+      }
       if (!seen) std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     ASSERT_TRUE(seen) << "the backup never started writing";
@@ -232,6 +236,23 @@ TEST_F(Hardening, SignalsDuringABackupLeaveNoTemporaryFile) {
     EXPECT_EQ(r.rc, 128 + sig) << r.err;
     EXPECT_TRUE(fs::is_empty(out)) << "signal " << sig << " left " << fs::directory_iterator(out)->path();
     EXPECT_FALSE(fs::exists(dest));
+  }
+  // SIGKILL cannot be caught: the writer's file has no name until commit, so
+  // nothing is left either.
+  {
+    const fs::path dest = out / "killed.hsmar";
+    pid_t pid = spawn({"backup", "hsm-a/p1", "--archive", dest.string()}, "kill");
+    bool seen = false;
+    for (int i = 0; i < 20000 && !seen; ++i) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec))
+        if (fs::read_symlink(e.path(), ec).string().rfind(out.string() + "/", 0) == 0) seen = true;
+      if (!seen) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    ASSERT_TRUE(seen);
+    ::kill(pid, SIGKILL);
+    EXPECT_EQ(finish(pid, "kill").rc, 128 + SIGKILL);
+    EXPECT_TRUE(fs::is_empty(out));
   }
   ok({"backup", "hsm-a/p1", "--archive", (out / "whole.hsmar").string()});
 }
