@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "formats/archive_reader.hpp"
+#include "plugins/api/crash_point.hpp"
 #include "formats/archive_writer.hpp"
 #include "tool/display.hpp"
 #include "tool/lock.hpp"
@@ -256,6 +257,7 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   };
   auto sink = [&](const api::ObjectDesc& d, std::uint8_t type, const api::Bytes& sealed) -> Status {
     HSM_TRY(writer->add_blob(d.handle, static_cast<formats::BlobType>(type), record_label(d.label), sealed));
+    api::crash_point("backup-blob");
     if (type != static_cast<std::uint8_t>(formats::BlobType::smk)) ++objects;
     if (req.progress && objects % 1024 == 0) req.progress("seal", objects, total);
     return {};
@@ -264,7 +266,9 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   if (objects == 0)
     return Error::usage("no object of " + req.source.device + "/" + req.source.partition + " matches \"" +
                         req.selector + "\": an empty archive is never written");
+  api::crash_point("backup-before-commit");
   HSM_TRY_ASSIGN(formats::WriteSummary sum, writer->commit());
+  api::crash_point("after-write");
   if (req.progress) req.progress("seal", objects, objects);
   const double secs = seconds_since(t0);
   ArchiveOutcome out;
@@ -308,6 +312,7 @@ Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
   const auto mode = req.mode == RestoreMode::replace ? api::ArchiveRestoreMode::replace : api::ArchiveRestoreMode::add;
   HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
                  restore_from(ctx, *h.part, *archive, mode, req.selector, req.progress, "restore", rep));
+  api::crash_point("after-write");
   out.refused_or_failed = c.refused;
   if (c.replace_blocked) {
     // The device rolled back: what it reported as created was never kept.

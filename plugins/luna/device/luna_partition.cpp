@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "plugins/api/crash_point.hpp"
 #include "plugins/luna/device/object_row.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
 #include "plugins/luna/rules/label_rules.hpp"
@@ -251,6 +252,7 @@ Result<std::vector<ObjectDesc>> LunaPartition::insert_objects(std::vector<Stored
     ins.bind(23, now);
     HSM_TRY(ins.run());
     out.push_back(d);
+    api::crash_point("device-insert");  // crash tests: killed mid-transaction
   }
   return out;
 }
@@ -280,8 +282,12 @@ Result<StoredObject> LunaPartition::load(store::Stmt& q, std::uint64_t handle) {
   o.material.bits = o.desc.bits;
   o.material.curve = o.desc.curve;
   o.material.public_der = q.blob(kPublicDerColumn);
-  HSM_TRY_ASSIGN(o.material.secret,
-                 core_->open_sealed("object", id_, static_cast<std::int64_t>(handle), q.blob(kMaterialSealedColumn)));
+  const api::Bytes sealed = q.blob(kMaterialSealedColumn);
+  // Done with the row: an active statement would hold a read snapshot open,
+  // and a later write on this connection (an audit record) would then fail
+  // at once with SQLITE_BUSY whenever another process wrote in between.
+  q.reset();
+  HSM_TRY_ASSIGN(o.material.secret, core_->open_sealed("object", id_, static_cast<std::int64_t>(handle), sealed));
   return o;
 }
 

@@ -21,6 +21,7 @@
 //                          replace rolls back on any refusal, X4)
 #include <unordered_set>
 
+#include "plugins/api/crash_point.hpp"
 #include "plugins/luna/cloning/sim4.hpp"
 #include "plugins/luna/device/archive_keys.hpp"
 #include "plugins/luna/device/archive_record.hpp"
@@ -472,6 +473,7 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
   }
   HSM_TRY(core_->audit("archive: restored " + std::to_string(counts.created) + " object(s) from " +
                        src_archive.source.address() + " into " + name_ + (replace ? " (replace)" : " (add)")));
+  api::crash_point("device-before-commit");
   HSM_TRY(tx.commit());
   archive_source_.reset();
   return counts;

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "plugins/luna/cloning/sim4.hpp"
+#include "plugins/api/crash_point.hpp"
 #include "plugins/luna/device/luna_partition.hpp"
 #include "plugins/luna/rules/clone_rules.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
@@ -311,6 +312,7 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
   HSM_TRY(core_->audit((replace ? "deleted " + std::to_string(deleting) + " object(s), then " : std::string()) +
                        "cloned in " + std::to_string(result.created.size()) + " object(s) by " +
                        std::string(api::to_string(protocol)) + " from " + source.address()));
+  api::crash_point("device-before-commit");
   HSM_TRY(tx.commit());
   return result;
 }

@@ -45,7 +45,7 @@ bool Stmt::step() {
   if (!s_ || !status_.ok()) return false;
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) status_ = db_.error("step");
+  if (rc != SQLITE_DONE) status_ = db_.error(std::string("step of ") + std::string(sqlite3_sql(s_)).substr(0, 60));
   return false;
 }
 void Stmt::reset() {
