@@ -5,6 +5,10 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+
+#include "plugins/api/crash_point.hpp"
+#include "tool/lock.hpp"
 
 namespace hsm::tool {
 
@@ -58,6 +62,16 @@ Result<std::set<std::string>> held_fingerprints(api::Partition& target, const ap
 Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const CloneBatchHook& hook) {
   if (req.source.device == req.target.device && req.source.partition == req.target.partition)
     return Error::usage("source and target are the same partition");
+  // One writer per target: two clones into one partition would otherwise
+  // both find an object absent and both create it. (The device also decides
+  // "already present" inside its write transaction.) A dry run writes nothing.
+  std::optional<PartitionLock> lock;
+  if (!req.dry_run) {
+    auto l = PartitionLock::acquire(ctx.fleet->home(), req.target.device, req.target.partition, "clone",
+                                    req.wait_seconds);
+    if (!l.ok()) return l.error();
+    lock.emplace(std::move(*l));
+  }
   HSM_TRY_ASSIGN(auto src, ctx.fleet->open_partition(req.source));
   HSM_TRY_ASSIGN(auto dst, ctx.fleet->open_partition(req.target));
   if (!req.dry_run) {
@@ -134,6 +148,7 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
       if (hook) HSM_TRY(hook(batches - 1, in.created.size(), in.already_present.size()));
     }
   }
+  if (!req.dry_run) api::crash_point("after-write");
   result.doc = json{{"source", src_ep.address()},
                     {"target", dst_ep.address()},
                     {"protocol", std::string(api::to_string(*ev.pair.protocol))},
@@ -142,6 +157,7 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
                     {"batch_limit", ev.batch_limit}};
   if (!ev.pair.warnings.empty()) result.doc["warnings"] = ev.pair.warnings;
   if (req.replace) result.doc["mode"] = "replace";
+  if (lock && !lock->took_over().empty()) result.doc["lock_taken_over"] = lock->took_over();
   if (replace_blocked)
     result.doc["replace_blocked"] = "rule X4: with replace every object must be restorable; " +
                                     std::to_string(refused.size()) + " would be refused, so nothing was deleted" +

@@ -21,6 +21,9 @@ struct CloneRequest {
   // transaction of the first batch. All or nothing (X4): when any object
   // would be refused, nothing is deleted or copied.
   bool replace = false;
+  // The target's lock (tool/lock.hpp) is held for the whole clone: a second
+  // writer waits up to this many seconds, then fails busy (exit 5).
+  int wait_seconds = 0;
 };
 
 // Called after each batch the target committed (plan run journals it).

@@ -123,9 +123,11 @@ Status check(Context& ctx, const std::vector<std::string>& args) {
 Status clone(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("clone");
   desc.add_options()("objects", po::value<std::string>()->default_value("all"),
-                     "a label, #handle, id:HEX, or all")("dry-run", "judge only; change nothing");
+                     "a label, #handle, id:HEX, or all")("dry-run", "judge only; change nothing")(
+      "wait", po::value<int>(), "wait up to SECONDS for the target partition's lock");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source", "target"}));
   CloneRequest req;
+  req.wait_seconds = vm.count("wait") ? vm["wait"].as<int>() : 0;
   HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
   HSM_TRY_ASSIGN(req.target, parse_address(vm["target"].as<std::string>()));
   req.selector = vm["objects"].as<std::string>();
@@ -142,7 +144,7 @@ Status clone(Context& ctx, const std::vector<std::string>& args) {
 
 void add_clone_commands(std::vector<Command>& out) {
   out.push_back({"check", "check SRC DST [--object SELECTOR]", check});
-  out.push_back({"clone", "clone SRC DST [--objects SELECTOR] [--dry-run]", clone});
+  out.push_back({"clone", "clone SRC DST [--objects SELECTOR] [--dry-run] [--wait S]", clone});
 }
 
 }  // namespace hsm::tool
