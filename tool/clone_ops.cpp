@@ -74,10 +74,10 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
   }
   HSM_TRY_ASSIGN(auto src, ctx.fleet->open_partition(req.source));
   HSM_TRY_ASSIGN(auto dst, ctx.fleet->open_partition(req.target));
-  if (!req.dry_run) {
-    HSM_TRY(ctx.login(*src, req.source));
-    HSM_TRY(ctx.login(*dst, req.target));
-  }
+  // Even a dry run lists both partitions' objects: private objects need the
+  // login (as in PKCS#11).
+  HSM_TRY(ctx.login(*src, req.source));
+  HSM_TRY(ctx.login(*dst, req.target));
   HSM_TRY_ASSIGN(api::Endpoint src_ep, src->describe());
   HSM_TRY_ASSIGN(api::Endpoint dst_ep, dst->describe());
   HSM_TRY_ASSIGN(std::string kind, ctx.fleet->kind_of(req.source.device));

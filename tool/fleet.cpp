@@ -85,8 +85,6 @@ Status Fleet::ensure_home() const {
     if (::mkdir(home_.c_str(), 0700) != 0 && errno != EEXIST)
       return Error::other("cannot create " + home_.string() + ": " + std::strerror(errno));
   }
-  if (::mkdir((home_ / "devices").c_str(), 0700) != 0 && errno != EEXIST)
-    return Error::other("cannot create " + (home_ / "devices").string() + ": " + std::strerror(errno));
   return {};
 }
 
@@ -98,6 +96,8 @@ Result<std::unique_ptr<api::Device>> Fleet::create(const std::string& name, cons
     return Error::usage("no plugin for device kind \"" + kind + "\"",
                         "see `hsm-migrate plugins` for the kinds loaded");
   HSM_TRY(ensure_home());
+  if (::mkdir((home_ / "devices").c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::other("cannot create " + (home_ / "devices").string() + ": " + std::strerror(errno));
   const fs::path dir = home_ / "devices" / name;
   // mkdir is the atomic claim on the name.
   if (::mkdir(dir.c_str(), 0700) != 0) {

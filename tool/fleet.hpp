@@ -34,7 +34,7 @@ class Fleet {
   // that others can write to, or that belongs to another user. Never changes
   // a folder's mode.
   api::Status check_home() const;
-  // check_home, then creates the home 0700 (and HOME/devices) when absent.
+  // check_home, then creates the home 0700 when absent.
   api::Status ensure_home() const;
 
   const std::filesystem::path& home() const { return home_; }

@@ -153,6 +153,7 @@ Result<std::vector<api::Verdict>> judge_group(Context& ctx, const HaGroupRecord&
   // already holds, since those are not created again.
   for (const auto& m : g.members) {
     HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(m.address));
+    HSM_TRY(ctx.login(*part, m.address));  // the members' objects are private
     HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
     if (desc.members.empty()) {
       HSM_TRY_ASSIGN(desc.primary_objects, part->find_objects("all"));

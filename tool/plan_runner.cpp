@@ -87,6 +87,36 @@ api::ClientDesc plan_client(const Context& ctx, const plans::Plan& plan) {
   return c;
 }
 
+// ---- secrets --------------------------------------------------------------------
+
+namespace {
+
+Address tool_address(const plans::Address& a) { return Address{a.device, a.partition}; }
+
+Result<api::SecretBytes> from_source(const plans::SecretSource& s, const std::string& what) {
+  if (!s.env.empty()) {
+    const char* v = std::getenv(s.env.c_str());
+    if (!v || !*v) return Error::usage(what + " comes from $" + s.env + ", which is not set", "set " + s.env);
+    return api::secret_from(v);
+  }
+  return read_secret_file(s.file, what);
+}
+
+// A partition's PIN as the plan gives it, else from the PIN paths.
+Result<api::SecretBytes> plan_pin(const Context& ctx, const plans::Plan& plan, const plans::Address& a) {
+  const plans::PartitionSpec* ps = plan.partition(a);
+  if (ps && !ps->pin.empty()) return from_source(ps->pin, "the PIN of " + a.str());
+  return partition_pin(ctx.opts.pin_file, a.str());
+}
+
+std::string key_base(const plans::KeySpec& k) { return k.label.empty() ? k.type : k.label; }
+
+bool asymmetric_type(const std::string& type) {
+  return type.starts_with("rsa-") || type.starts_with("ec-") || type == "ed25519";
+}
+
+}  // namespace
+
 // ---- the live fleet -------------------------------------------------------------
 
 Result<plans::FleetState> live_state(Context& ctx, const plans::Plan& plan) {
@@ -100,6 +130,14 @@ Result<plans::FleetState> live_state(Context& ctx, const plans::Plan& plan) {
     HSM_TRY_ASSIGN(auto names, dev->partition_names());
     for (const auto& n : names) {
       HSM_TRY_ASSIGN(auto part, dev->open_partition(n));
+      // Its objects are private (PKCS#11): the plan's partitions are read
+      // logged in with the plan's PIN; a partition the plan does not name
+      // is seen as anyone sees it (public objects only) if that PIN fails.
+      const bool declared = std::any_of(d.partitions.begin(), d.partitions.end(),
+                                        [&](const plans::PartitionSpec& p) { return p.name == n; });
+      Status in = Status(Error::usage("no PIN"));
+      if (auto pin = plan_pin(ctx, plan, plans::Address{d.name, n}); pin.ok()) in = part->login(*pin);
+      if (!in.ok() && declared) return in.error();
       HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
       plans::PartitionState ps;
       ps.desc = ep.partition;
@@ -136,34 +174,8 @@ Result<plans::FleetState> live_state(Context& ctx, const plans::Plan& plan) {
   return st;
 }
 
-// ---- secrets --------------------------------------------------------------------
 
-namespace {
-
-Address tool_address(const plans::Address& a) { return Address{a.device, a.partition}; }
-
-Result<api::SecretBytes> from_source(const plans::SecretSource& s, const std::string& what) {
-  if (!s.env.empty()) {
-    const char* v = std::getenv(s.env.c_str());
-    if (!v || !*v) return Error::usage(what + " comes from $" + s.env + ", which is not set", "set " + s.env);
-    return api::secret_from(v);
-  }
-  return read_secret_file(s.file, what);
-}
-
-std::string key_base(const plans::KeySpec& k) { return k.label.empty() ? k.type : k.label; }
-
-bool asymmetric_type(const std::string& type) {
-  return type.starts_with("rsa-") || type.starts_with("ec-") || type == "ed25519";
-}
-
-}  // namespace
-
-Result<api::SecretBytes> ToolStepRunner::pin_of(const plans::Address& a) const {
-  const plans::PartitionSpec* ps = plan_.partition(a);
-  if (ps && !ps->pin.empty()) return from_source(ps->pin, "the PIN of " + a.str());
-  return partition_pin(ctx_.opts.pin_file, a.str());
-}
+Result<api::SecretBytes> ToolStepRunner::pin_of(const plans::Address& a) const { return plan_pin(ctx_, plan_, a); }
 
 Result<api::DomainSecret> ToolStepRunner::domain_of(const std::string& domain, const std::string& label) const {
   const plans::DomainSpec* ds = plan_.domain(domain);

@@ -63,7 +63,9 @@ Status check(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("check");
   desc.add_options()("object", po::value<std::string>(), "a label, #handle, id:HEX, or all");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source", "target"}));
-  HSM_TRY_ASSIGN(Pair p, open_pair(ctx, vm, false));
+  // The pair alone needs no PIN; judging objects lists both partitions'
+  // private objects, which needs the login (as in PKCS#11).
+  HSM_TRY_ASSIGN(Pair p, open_pair(ctx, vm, vm.count("object") > 0));
   std::vector<api::ObjectDesc> objects;
   if (vm.count("object")) {
     HSM_TRY_ASSIGN(objects, p.src->find_objects(vm["object"].as<std::string>()));

@@ -60,9 +60,13 @@ Status generate(Context& ctx, const std::vector<std::string>& args) {
 // Streams: memory stays flat whatever the object count.
 Status list(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("object list");
+  desc.add_options()("public", "list only the public objects, without logging in");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"address"}));
   HSM_TRY_ASSIGN(Address a, parse_address(vm["address"].as<std::string>()));
   HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(a));
+  // A partition's keys are private objects: listing them needs the login,
+  // as in PKCS#11 (--public lists what anyone may see, with no PIN).
+  if (!vm.count("public")) HSM_TRY(ctx.login(*part, a));
   std::ostream& os = std::cout;
   std::uint64_t n = 0;
   if (ctx.opts.json) {
@@ -94,7 +98,7 @@ void add_object_commands(std::vector<Command>& out) {
                  "key generate DEV/PART --type T [--count N] [--label L] [--non-extractable] "
                  "[--keygen-mechanism pkcs|x9.31|186-3] [--wait S]",
                  generate});
-  out.push_back({"object list", "object list DEV/PART", list});
+  out.push_back({"object list", "object list DEV/PART [--public]", list});
 }
 
 }  // namespace hsm::tool

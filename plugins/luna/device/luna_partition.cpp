@@ -178,10 +178,14 @@ Result<api::Endpoint> LunaPartition::describe() {
   return ep;
 }
 
+// As in PKCS#11: without the PO's login only public objects (public keys)
+// are listed; every other object of a Luna partition is private.
+const char* LunaPartition::visible() const { return logged_in_ ? "" : " AND class = 'public-key'"; }
+
 Status LunaPartition::for_each_object(const std::function<bool(const ObjectDesc&)>& visit) {
   core_->network_latency();
-  store::Stmt q(*core_->db, std::string("SELECT ") + kObjectColumns +
-                                " FROM object WHERE partition_id = ? ORDER BY handle");
+  store::Stmt q(*core_->db, std::string("SELECT ") + kObjectColumns + " FROM object WHERE partition_id = ?" +
+                                visible() + " ORDER BY handle");
   q.bind(1, id_);
   while (q.step())
     if (!visit(row_to_desc(q))) break;
@@ -207,8 +211,8 @@ Result<std::vector<ObjectDesc>> LunaPartition::find_objects(std::string_view sel
     where = "label = ?2";
     arg = sel;
   }
-  store::Stmt q(*core_->db, std::string("SELECT ") + kObjectColumns +
-                                " FROM object WHERE partition_id = ?1 AND " + where + " ORDER BY handle");
+  store::Stmt q(*core_->db, std::string("SELECT ") + kObjectColumns + " FROM object WHERE partition_id = ?1 AND " +
+                                where + visible() + " ORDER BY handle");
   q.bind(1, id_);
   if (!arg.empty()) q.bind(2, arg);
   std::vector<ObjectDesc> out;

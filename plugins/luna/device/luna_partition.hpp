@@ -78,6 +78,7 @@ class LunaPartition final : public api::Partition {
 
  private:
   api::Result<api::PartitionDesc> load_desc(const api::DeviceDesc& dev);
+  const char* visible() const;  // the listing filter before login
   api::Result<api::SecretBytes> derive_domain_key(const api::DomainSecret& d);
 
   std::shared_ptr<DeviceCore> core_;

@@ -736,7 +736,9 @@ TEST(ArchiveWriter, DestroyedWithoutCommitLeavesNothing) {
     auto w = ArchiveWriter::create(dir / "a", header(fleet), fleet.sealer());
     ASSERT_TRUE(w.ok());
     ASSERT_TRUE((*w)->add_blob(1, BlobType::object, "x", Bytes{1, 2}).ok());
-    EXPECT_EQ(dir.names().size(), 1u);  // the temporary file (the index scratch file has no name)
+    // The archive being written has no name where the file system allows
+    // (O_TMPFILE), else one temporary name; the index scratch file never has.
+    EXPECT_LE(dir.names().size(), 1u);
   }
   EXPECT_TRUE(dir.names().empty());
 }
@@ -759,6 +761,10 @@ TEST(ArchiveWriter, KilledBackupNeverLeavesAHalfValidArchive) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_FALSE(std::filesystem::exists(dir / "a"));
   auto names = dir.names();
+  // Unnamed until commit (O_TMPFILE): a killed writer leaves nothing at all.
+  // Where the file system has no unnamed files it leaves its temporary file,
+  // which must not pass for an archive.
+  if (names.empty()) return;
   ASSERT_EQ(names.size(), 1u);
   VerifyOptions any;
   any.any_root = true;
