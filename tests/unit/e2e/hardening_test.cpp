@@ -171,6 +171,24 @@ TEST_F(Hardening, WrongPinsCountAndLockThePartitionUntilReset) {
   EXPECT_EQ(run({"key", "generate", "hsm-a/p1", "--type", "aes-256"}).rc, kAuth);
 }
 
+// Issue 10 §6: as in PKCS#11, a partition's private objects are listed only
+// after the login; without it, only public objects.
+TEST_F(Hardening, ListingPrivateObjectsNeedsTheLogin) {
+  make_partition();
+  ok({"key", "generate", "hsm-a/p1", "--type", "aes-256", "--label", "secret"});
+  ok({"key", "generate", "hsm-a/p1", "--type", "ec-p256", "--label", "pair"});
+  EXPECT_EQ(ok({"object", "list", "hsm-a/p1", "--json"}).json()["count"], 3);
+  env_["HSM_MIGRATE_PIN"] = "";
+  auto r = run({"object", "list", "hsm-a/p1"});
+  EXPECT_EQ(r.rc, kUsage) << r.err;  // no PIN, no terminal
+  EXPECT_NE(r.err.find("PIN"), std::string::npos) << r.err;
+  auto pub = ok({"object", "list", "hsm-a/p1", "--public", "--json"}).json();
+  ASSERT_EQ(pub["count"], 1);
+  EXPECT_EQ(pub["objects"][0]["class"], "public-key");
+  env_["HSM_MIGRATE_PIN"] = "not-the-pin";
+  EXPECT_EQ(run({"object", "list", "hsm-a/p1"}).rc, kAuth);
+}
+
 TEST_F(Hardening, SecretFilesOthersCanReadAreRefused) {
   ok({"device", "create", "hsm-a", "--kind", "luna7", "--firmware", "7.8.0"});
   const fs::path domain = dir_ / "domain.txt";
