@@ -86,6 +86,7 @@ namespace {
 struct Held {
   int fd = -1;
   int refs = 0;
+  pid_t pid = 0;  // a forked child inherits the map, not the lock's ownership
 };
 std::mutex& held_mutex() {
   static std::mutex m;
@@ -146,7 +147,7 @@ api::Result<PartitionLock> PartitionLock::acquire(const fs::path& home, const st
   const fs::path path = dir / lock_file_name(device, partition);
   {
     std::lock_guard<std::mutex> g(held_mutex());
-    if (auto it = held_locks().find(path.string()); it != held_locks().end()) {
+    if (auto it = held_locks().find(path.string()); it != held_locks().end() && it->second.pid == ::getpid()) {
       ++it->second.refs;  // re-entrant within this process
       lock.key_ = path.string();
       return lock;
@@ -180,7 +181,7 @@ api::Result<PartitionLock> PartitionLock::acquire(const fs::path& home, const st
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, record.data(), record.size(), 0) < 0)
     return fail(Error::other("cannot write lock record " + path.string()));
   std::lock_guard<std::mutex> g(held_mutex());
-  held_locks()[path.string()] = Held{fd, 1};
+  held_locks()[path.string()] = Held{fd, 1, ::getpid()};
   lock.key_ = path.string();
   return lock;
 }

@@ -239,6 +239,40 @@ TEST_F(Archive, CorruptionIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(count("hsm-7/dst"), 0u);
 }
 
+// Rule X4 (issue 10 §2): restore --replace is all or nothing. An archive
+// holding an RSA-1024 key restored into a FIPS partition used to delete the
+// partition's objects and commit a partial restore (exit 3, "3 deleted
+// first", 2 of 4 restored).
+TEST_F(Archive, X4ReplaceWithARefusedObjectDeletesNothingAndWritesNothing) {
+  ok({"device", "create", "hsm-6", "--kind", "luna6", "--firmware", "6.10.9"});
+  ok({"partition", "create", "hsm-6/src"});
+  ok({"key", "generate", "hsm-6/src", "--type", "aes-256", "--count", "2", "--label", "k"});
+  ok({"key", "generate", "hsm-6/src", "--type", "rsa-1024", "--label", "weak"});
+  ok({"device", "create", "hsm-7", "--kind", "luna7", "--firmware", "7.8.0"});  // X2: FIPS per partition from 7.7.1
+  ok({"partition", "create", "hsm-7/fips", "--fips"});
+  ok({"key", "generate", "hsm-7/fips", "--type", "aes-256", "--count", "3", "--label", "resident"});
+  const auto before = objects("hsm-7/fips")["objects"];
+  const fs::path a = backup();
+  auto r = run({"restore", a.string(), "--to", "hsm-7/fips", "--replace", "--json"});
+  EXPECT_EQ(r.rc, kRefused) << r.err;
+  auto j = r.json();
+  EXPECT_TRUE(j.contains("replace_blocked")) << j.dump();
+  EXPECT_EQ(j["counts"]["deleted"], 0);
+  EXPECT_EQ(j["counts"]["created"], 0);
+  EXPECT_TRUE(j["created"].empty());
+  EXPECT_EQ(j["refused"].size(), 2u);  // the RSA-1024 pair, with rule and fix
+  EXPECT_EQ(j["refused"][0]["rule"], "K2");
+  EXPECT_EQ(objects("hsm-7/fips")["objects"], before) << "the partition is exactly as it was";
+  auto t = run({"restore", a.string(), "--to", "hsm-7/fips", "--replace"});
+  EXPECT_EQ(t.rc, kRefused);
+  EXPECT_NE(t.out.find("nothing deleted, nothing restored"), std::string::npos) << t.out;
+  // --add restores what the rules allow, as before.
+  auto add = run({"restore", a.string(), "--to", "hsm-7/fips", "--json"});
+  EXPECT_EQ(add.rc, kRefused);
+  EXPECT_EQ(add.json()["counts"]["created"], 2);
+  EXPECT_EQ(count("hsm-7/fips"), 5u);
+}
+
 TEST_F(Archive, AnExistingArchiveIsNeverOverwrittenWithoutForce) {
   make_fleet();
   const fs::path p = backup();
