@@ -38,7 +38,7 @@ Result<int> open_scratch(const std::filesystem::path& folder) {
 }  // namespace
 
 struct ArchiveWriter::Impl {
-  std::unique_ptr<AtomicFile> file;
+  std::unique_ptr<ArchiveOutput> file;
   ArchiveSealer sealer;
   detail::HokKey hok;
   std::uint32_t version = kFormatVersion;
@@ -54,6 +54,7 @@ struct ArchiveWriter::Impl {
   bool committed = false;
 
   ~Impl() {
+    if (file && !committed) file->abort();
     if (index_fd >= 0) ::close(index_fd);
   }
 
@@ -113,7 +114,30 @@ Result<ArchiveId> new_archive_id() {
 Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesystem::path& destination,
                                                              ArchiveHeader header, ArchiveSealer sealer,
                                                              ArchiveWriterOptions options) {
+  // The header is checked before the temporary file exists (a bad header
+  // leaves nothing to clean up).
   if (!sealer) return Error::usage("archive writer: no sealer");
+  {
+    ArchiveHeader probe = header;
+    probe.format_version = options.format_version;
+    HSM_TRY_ASSIGN(Bytes body, detail::encode_header_body(probe));
+    (void)body;
+  }
+  HSM_TRY_ASSIGN(auto file, AtomicFile::create(destination, {options.overwrite, 0600}));
+  std::filesystem::path folder = destination.parent_path();
+  if (folder.empty()) folder = ".";
+  return create(std::move(file), folder, std::move(header), std::move(sealer), options);
+}
+
+Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(std::unique_ptr<ArchiveOutput> output,
+                                                             const std::filesystem::path& scratch_folder,
+                                                             ArchiveHeader header, ArchiveSealer sealer,
+                                                             ArchiveWriterOptions options) {
+  if (!output) return Error::usage("archive writer: no output");
+  if (!sealer) {
+    output->abort();
+    return Error::usage("archive writer: no sealer");
+  }
   if (!options.identity_given) {
     HSM_TRY_ASSIGN(header.archive_id, new_archive_id());
     header.created_at = std::chrono::duration_cast<std::chrono::seconds>(
@@ -121,8 +145,9 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesyst
                             .count();
   }
   header.format_version = options.format_version;
-  HSM_TRY_ASSIGN(Bytes body, detail::encode_header_body(header));
   auto impl = std::make_unique<Impl>();
+  impl->file = std::move(output);  // ~Impl aborts it on any early return
+  HSM_TRY_ASSIGN(Bytes body, detail::encode_header_body(header));
   impl->version = options.format_version;
   if (options.check_chain) {
     HSM_TRY_ASSIGN(detail::ChainInfo chain,
@@ -133,11 +158,8 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::create(const std::filesyst
     HSM_TRY_ASSIGN(impl->hok, detail::hok_key(header.certificates, options.format_version, ErrorKind::usage));
   }
   impl->sealer = std::move(sealer);
-  HSM_TRY_ASSIGN(impl->file, AtomicFile::create(destination, {options.overwrite, 0600}));
-  std::filesystem::path folder = destination.parent_path();
-  if (folder.empty()) folder = ".";
-  HSM_TRY_ASSIGN(impl->index_fd, open_scratch(folder));
-  impl->index_what = "the index scratch file in " + folder.string();
+  HSM_TRY_ASSIGN(impl->index_fd, open_scratch(scratch_folder));
+  impl->index_what = "the index scratch file in " + scratch_folder.string();
   impl->out.reserve(kBufferSize);
   impl->index_buf.reserve(kBufferSize);
 
@@ -286,7 +308,7 @@ Result<WriteSummary> ArchiveWriter::commit() {
   m.committed = true;
 
   WriteSummary out;
-  out.path = m.file->destination();
+  out.path = m.file->name();
   out.archive_id = header_.archive_id;
   out.blob_count = count_;
   out.sealed_bytes = m.sealed_total;

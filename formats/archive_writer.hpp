@@ -6,11 +6,14 @@
 //     w->add_blob(handle, type, label, sealed);
 //   auto summary = w->commit();     // index; the device signs and MACs; trailer; rename
 //
-// The archive goes to a temporary file beside `path` (0600) and appears under
-// `path` only on commit(), fsynced. On any error, and when the writer is
-// destroyed without commit(), the temporary file is removed. Memory stays
+// The archive goes to an ArchiveOutput (formats/archive_output.hpp): a
+// temporary file beside `path` (0600) that appears under `path` only on
+// commit(), fsynced; or an object-store upload that is completed only after
+// the trailer. On any error, and when the writer is destroyed without
+// commit(), the output is aborted: nothing is left visible. Memory stays
 // constant whatever the number of blobs: index entries are streamed to an
-// anonymous temporary file and copied after the blobs on commit().
+// anonymous scratch file (beside the archive, or in the folder the caller
+// names: TMPDIR for an upload) and copied after the blobs on commit().
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,7 @@
 #include <string_view>
 
 #include "formats/archive_format.hpp"
+#include "formats/archive_output.hpp"
 #include "formats/atomic_file.hpp"
 
 namespace hsm::formats {
@@ -46,7 +50,7 @@ struct ArchiveWriterOptions {
 };
 
 struct WriteSummary {
-  std::filesystem::path path;
+  std::filesystem::path path;  // the output's name (a path, or s3://BUCKET/KEY)
   ArchiveId archive_id{};
   std::uint64_t blob_count = 0;
   std::uint64_t sealed_bytes = 0;  // sum of the sealed blob sizes
@@ -64,6 +68,13 @@ class ArchiveWriter {
   // temporary file and writes the header. Errors: usage (bad header, bad
   // path, destination exists), other (I/O).
   static Result<std::unique_ptr<ArchiveWriter>> create(const std::filesystem::path& destination,
+                                                       ArchiveHeader header, ArchiveSealer sealer,
+                                                       ArchiveWriterOptions options = {});
+  // The same into any output (options.overwrite is the output's business).
+  // The index scratch file is made in `scratch_folder`. The output is
+  // aborted on any error, here or later.
+  static Result<std::unique_ptr<ArchiveWriter>> create(std::unique_ptr<ArchiveOutput> output,
+                                                       const std::filesystem::path& scratch_folder,
                                                        ArchiveHeader header, ArchiveSealer sealer,
                                                        ArchiveWriterOptions options = {});
   ~ArchiveWriter();  // removes the temporary file unless committed

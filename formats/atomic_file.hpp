@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "formats/archive_output.hpp"
 #include "plugins/api/status.hpp"
 #include "plugins/api/types.hpp"
 
@@ -33,26 +34,27 @@ struct AtomicFileOptions {
   mode_t mode = 0600;      // permissions of the new file
 };
 
-class AtomicFile {
+class AtomicFile final : public ArchiveOutput {
  public:
   // Creates the temporary file ".<name>.tmp-XXXXXX" beside `destination`.
   // Errors: usage (folder missing or not a folder; destination exists and
   // !overwrite; destination is a folder), other (I/O).
   static api::Result<std::unique_ptr<AtomicFile>> create(const std::filesystem::path& destination,
                                                          AtomicFileOptions options = {});
-  ~AtomicFile();  // removes the temporary file unless committed
+  ~AtomicFile() override;  // removes the temporary file unless committed
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
   // Writes all n bytes (retrying short writes and EINTR). A full disk is
   // an `other` error naming the file; after any error the file is removed.
-  api::Status write(const void* data, std::size_t n);
+  api::Status write(const void* data, std::size_t n) override;
   // fsync, close, rename into place (refusing an existing destination
   // unless overwrite), fsync the folder. Errors as create() and write();
   // on error the temporary file is removed and the destination untouched.
-  api::Status commit();
+  api::Status commit() override;
   // Removes the temporary file now. Idempotent.
-  void abort() noexcept;
+  void abort() noexcept override;
+  std::string name() const override { return destination_.string(); }
 
   int fd() const { return fd_; }
   std::uint64_t bytes_written() const { return written_; }

@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 
 #include "formats/archive_reader.hpp"
 #include "plugins/api/crash_point.hpp"
 #include "formats/archive_writer.hpp"
+#include "formats/repo/s3/archive_upload.hpp"
 #include "tool/display.hpp"
 #include "tool/lock.hpp"
 #include "tool/trust.hpp"
@@ -131,14 +133,33 @@ Result<Held> hold(Context& ctx, const Address& a, const std::string& command, in
   return h;
 }
 
-// Verifies the archive against the trusted roots (the fleet's, HOME/trust/,
-// --trusted-root). Errors: integrity for an untrusted root.
-Result<std::unique_ptr<formats::VerifiedArchive>> open_verified(Context& ctx, const std::string& path,
-                                                                const std::vector<std::string>& extra_roots) {
-  HSM_TRY_ASSIGN(std::vector<TrustedRoot> roots, trusted_roots(ctx.fleet->home(), extra_roots));
+// An archive opened and verified against the trusted roots (the fleet's,
+// HOME/trust/, --trusted-root): a file, or an S3 object read with ranged
+// GETs. Errors: integrity for an untrusted root (unless any_root).
+struct Reading {
+  OpenedArchive opened;  // the bytes: must outlive `archive`
+  std::unique_ptr<formats::VerifiedArchive> archive;
+  std::vector<TrustedRoot> roots;
+};
+
+Result<Reading> open_verified(Context& ctx, const RepoOptions& repo, const std::string& path,
+                              const std::vector<std::string>& extra_roots, bool any_root, bool two_passes) {
+  Reading r;
+  HSM_TRY_ASSIGN(r.roots, trusted_roots(ctx.fleet->home(), extra_roots));
   formats::VerifyOptions vopt;
-  vopt.trusted_roots = digests_of(roots);
-  return formats::VerifiedArchive::open(fs::path(path), vopt);
+  vopt.trusted_roots = digests_of(r.roots);
+  vopt.any_root = any_root;
+  HSM_TRY_ASSIGN(r.opened, open_archive(repo, path, two_passes));
+  HSM_TRY_ASSIGN(r.archive, formats::VerifiedArchive::open(r.opened.reader(), vopt));
+  return r;
+}
+
+// The S3 object read (bucket, key, version, requests, bytes fetched), when
+// the archive came from a bucket.
+void add_location(json& doc, Reading& r) {
+  if (r.opened.location.is_null()) return;
+  r.opened.note_traffic();
+  doc["s3"] = r.opened.location;
 }
 
 // Runs one of restore_blobs' modes over a verified archive: the device first
@@ -207,19 +228,84 @@ Status check_destination(const std::string& path, bool force) {
   return {};
 }
 
+namespace {
+
+// Where a backup writes: a file (created with the writer) or an S3 upload
+// opened now, before the partition is locked, so wrong credentials or a
+// missing bucket fail before the device seals anything.
+struct BackupTarget {
+  std::string path;                          // a file, when not S3
+  std::unique_ptr<repo::s3::Client> client;  // S3: outlives `upload`
+  std::unique_ptr<repo::s3::ArchiveUpload> upload;
+  repo::s3::ArchiveUpload* upload_view = nullptr;  // stays valid inside the writer
+};
+
+Result<BackupTarget> backup_target(const BackupRequest& req, const formats::ArchiveId& id, std::int64_t now) {
+  BackupTarget t;
+  HSM_TRY_ASSIGN(std::string expanded, expand_archive_path(req.archive, now));
+  if (!is_s3(expanded)) {
+    HSM_TRY(check_destination(expanded, req.force));
+    t.path = expanded;
+    return t;
+  }
+  HSM_TRY_ASSIGN(repo::s3::S3Address a, repo::s3::parse_s3_address(expanded));
+  HSM_TRY_ASSIGN(t.client, open_s3_client(req.repo));
+  if (is_repository_prefix(a)) {
+    // The layout: the random archive id keeps N hosts' keys apart.
+    repo::ArchiveKey k;
+    k.device = req.source.device;
+    k.partition = req.source.partition;
+    k.created_at = now;
+    k.archive_id = id;
+    HSM_TRY_ASSIGN(a.key, repo::archive_key(a.key, k));
+  } else {
+    auto head = t.client->head_object(a.bucket, a.key);
+    if (head.ok() && !req.force)
+      return Error::usage("archive " + a.to_string() + " exists; it is never overwritten without --force",
+                          "pass --force to add a new version of it, or give a prefix ending in '/' to name "
+                          "archives by the repository layout");
+    if (!head.ok() && head.error().code != "NoSuchKey" && head.error().code != "NotFound") return head.error();
+  }
+  HSM_TRY_ASSIGN(repo::s3::UploadSinkOptions uo, upload_options_from_env());
+  HSM_TRY_ASSIGN(auto sink, repo::s3::UploadSink::open(*t.client, a.bucket, a.key, uo));
+  t.upload = std::make_unique<repo::s3::ArchiveUpload>(std::move(sink), a.to_string());
+  t.upload_view = t.upload.get();
+  return t;
+}
+
+std::filesystem::path scratch_folder() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+json upload_json(const repo::s3::UploadSummary& u) {
+  json j{{"bucket", u.bucket},   {"key", u.key},         {"version_id", u.version_id},
+         {"size", u.size},       {"etag", u.etag},       {"sha256", u.sha256},
+         {"parts", u.parts},     {"read_back", "size and ETag (MD5 of the parts) match the bytes sent"}};
+  if (u.retention)
+    j["retention"] = json{{"mode", std::string(repo::s3::to_string(u.retention->mode))},
+                          {"until", repo::s3::iso8601(u.retention->retain_until)}};
+  else
+    j["retention"] = nullptr;
+  return j;
+}
+
+}  // namespace
+
 Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
-  HSM_TRY_ASSIGN(std::string path, expand_archive_path(req.archive, std::time(nullptr)));
-  HSM_TRY(check_destination(path, req.force));
-  HSM_TRY_ASSIGN(Held h, hold(ctx, req.source, "backup", req.wait_seconds));
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   // The tool draws the archive id so the device can bind its domain
-  // material to it before the header is written (format 2).
+  // material to it before the header is written (format 2); an S3 key of
+  // the layout names it too.
   formats::ArchiveId id{};
   if (req.archive_id) {
     id = *req.archive_id;
   } else {
     HSM_TRY_ASSIGN(id, formats::new_archive_id());
   }
+  HSM_TRY_ASSIGN(BackupTarget target, backup_target(req, id, now));
+  HSM_TRY_ASSIGN(Held h, hold(ctx, req.source, "backup", req.wait_seconds));
   api::ArchiveBeginRequest breq;
   breq.archive_id = id;
   breq.format_version = formats::kFormatVersion;
@@ -227,7 +313,7 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
 
   formats::ArchiveHeader header;
   header.archive_id = id;
-  header.created_at = static_cast<std::int64_t>(std::time(nullptr));
+  header.created_at = now;
   header.source_device = begin.source.device.name;
   header.device_kind = std::string(api::to_string(begin.source.device.kind));
   header.firmware = begin.source.device.firmware.str();
@@ -247,9 +333,15 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   formats::ArchiveWriterOptions wopt;
   wopt.overwrite = req.force;
   wopt.identity_given = true;
-  HSM_TRY_ASSIGN(auto writer, formats::ArchiveWriter::create(
-                                  path, std::move(header),
-                                  [&part](const api::ArchiveFinish& f) { return part.backup_finish(f); }, wopt));
+  auto sealer = [&part](const api::ArchiveFinish& f) { return part.backup_finish(f); };
+  std::unique_ptr<formats::ArchiveWriter> writer;
+  if (target.upload) {
+    // Index scratch in TMPDIR; the upload completes only after the trailer.
+    HSM_TRY_ASSIGN(writer, formats::ArchiveWriter::create(std::move(target.upload), scratch_folder(),
+                                                          std::move(header), sealer, wopt));
+  } else {
+    HSM_TRY_ASSIGN(writer, formats::ArchiveWriter::create(target.path, std::move(header), sealer, wopt));
+  }
   const std::uint64_t total = begin.source.partition.object_count;
   std::uint64_t objects = 0;
   auto ad_for = [&](std::uint64_t handle, std::uint8_t type) {
@@ -286,6 +378,18 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
                  {"archive_digest", formats::to_hex(sum.archive_digest)},
                  {"seconds", secs},
                  {"objects_per_second", secs > 0 ? static_cast<double>(objects) / secs : 0.0}};
+  if (target.upload_view) {
+    const auto& u = target.upload_view->summary();
+    if (!u) return Error::other("the upload of " + sum.path.string() + " reported no summary");
+    if (u->size != sum.file_bytes)
+      return Error::integrity(sum.path.string() + " holds " + std::to_string(u->size) + " bytes, the archive is " +
+                              std::to_string(sum.file_bytes));
+    out.doc["s3"] = upload_json(*u);
+    const auto& stats = target.client->http().stats();
+    out.doc["s3"]["requests"] = stats.requests;
+    out.doc["s3"]["retries"] = stats.retries;
+    if (!stats.retry_log.empty()) out.doc["s3"]["retry_log"] = stats.retry_log;
+  }
   if (!complete) out.doc["selector"] = req.selector;
   if (!out.notice.empty()) out.doc["lock_taken_over"] = out.notice;
   return out;
@@ -293,7 +397,8 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
 
 Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
-  HSM_TRY_ASSIGN(auto archive, open_verified(ctx, req.archive, req.trusted_roots));
+  HSM_TRY_ASSIGN(Reading rd, open_verified(ctx, req.repo, req.archive, req.trusted_roots, false, true));
+  const auto& archive = rd.archive;
   const formats::ArchiveHeader& header = archive->report().header;
   HSM_TRY_ASSIGN(Held h, hold(ctx, req.target, "restore", req.wait_seconds));
   ArchiveOutcome out;
@@ -320,7 +425,7 @@ Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
     present = json::array();
     truncated = false;
   }
-  out.doc = json{{"archive", req.archive},
+  out.doc = json{{"archive", rd.opened.name},
                  {"target", req.target.device + "/" + req.target.partition},
                  {"mode", req.mode == RestoreMode::replace ? "replace" : "add"},
                  {"header", header_json(header)},
@@ -335,6 +440,7 @@ Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
   out.doc["already_present"] = std::move(present);
   out.doc["refused"] = std::move(refused);
   out.doc["seconds"] = seconds_since(t0);
+  add_location(out.doc, rd);
   if (header.format_version == 1) out.doc["protection_notice"] = kV1Notice;
   if (!out.notice.empty()) out.doc["lock_taken_over"] = out.notice;
   return out;
@@ -342,16 +448,16 @@ Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
 
 Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
-  HSM_TRY_ASSIGN(std::vector<TrustedRoot> roots, trusted_roots(ctx.fleet->home(), req.trusted_roots));
-  formats::VerifyOptions vopt;
-  vopt.trusted_roots = digests_of(roots);
-  vopt.any_root = req.any_root;
-  HSM_TRY_ASSIGN(auto archive, formats::VerifiedArchive::open(fs::path(req.archive), vopt));
+  // A deep verify reads the blobs a second time: spooled, not fetched twice.
+  HSM_TRY_ASSIGN(Reading rd, open_verified(ctx, req.repo, req.archive, req.trusted_roots, req.any_root,
+                                           req.deep_with.has_value()));
+  const auto& archive = rd.archive;
+  const std::vector<TrustedRoot>& roots = rd.roots;
   const formats::VerifyReport& r = archive->report();
   const double secs = seconds_since(t0);
   ArchiveOutcome out;
   out.unauthenticated = !r.root_trusted;
-  out.doc = json{{"archive", req.archive},
+  out.doc = json{{"archive", rd.opened.name},
                  {"ok", r.root_trusted},
                  {"authenticated", r.root_trusted},
                  {"header", header_json(r.header)}};
@@ -389,12 +495,14 @@ Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req) {
                            {"refused", std::move(refused)}};
     out.refused_or_failed = c.refused;
   }
+  add_location(out.doc, rd);
   return out;
 }
 
 Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req) {
   const auto t0 = std::chrono::steady_clock::now();
-  HSM_TRY_ASSIGN(auto archive, open_verified(ctx, req.archive, req.trusted_roots));
+  HSM_TRY_ASSIGN(Reading rd, open_verified(ctx, req.repo, req.archive, req.trusted_roots, false, true));
+  const auto& archive = rd.archive;
   const formats::ArchiveHeader& header = archive->report().header;
   HSM_TRY_ASSIGN(Held h, hold(ctx, req.scratch, "drill", req.wait_seconds));
   HSM_TRY_ASSIGN(api::Endpoint before, h.part->describe());
@@ -406,7 +514,7 @@ Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req) {
                  restore_from(ctx, *h.part, *archive, api::ArchiveRestoreMode::drill, "all", req.progress, "drill", rep));
   HSM_TRY_ASSIGN(api::Endpoint after, h.part->describe());
   out.refused_or_failed = c.failed + c.refused;
-  out.doc = json{{"archive", req.archive},
+  out.doc = json{{"archive", rd.opened.name},
                  {"scratch", req.scratch.device + "/" + req.scratch.partition},
                  {"header", header_json(header)},
                  {"ok", out.refused_or_failed == 0},
@@ -417,11 +525,89 @@ Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req) {
   out.doc["scratch_objects_before"] = before.partition.object_count;
   out.doc["scratch_objects_after"] = after.partition.object_count;
   out.doc["seconds"] = seconds_since(t0);
+  add_location(out.doc, rd);
   if (header.format_version == 1) out.doc["protection_notice"] = kV1Notice;
   if (before.partition.object_count != after.partition.object_count)
     return Error::integrity("drill: the scratch partition held " + std::to_string(before.partition.object_count) +
                             " object(s) before and " + std::to_string(after.partition.object_count) +
                             " after: the drill did not clean up");
+  return out;
+}
+
+Result<ArchiveOutcome> run_archive_show(Context& ctx, const ShowRequest& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  HSM_TRY_ASSIGN(Reading rd, open_verified(ctx, req.repo, req.archive, req.trusted_roots, req.any_root, true));
+  const formats::VerifyReport& r = rd.archive->report();
+  ArchiveOutcome out;
+  out.unauthenticated = !r.root_trusted;
+  out.doc = json{{"archive", rd.opened.name},
+                 {"authenticated", r.root_trusted},
+                 {"header", header_json(r.header)},
+                 {"blobs", r.blobs_checked},
+                 {"objects", r.objects},
+                 {"sealed_bytes", r.sealed_bytes},
+                 {"file_bytes", r.bytes_checked},
+                 {"archive_digest", formats::to_hex(r.archive_digest)},
+                 {"hok_subject", r.hok_subject},
+                 {"root_subject", r.root_subject},
+                 {"root_sha256", formats::to_hex(r.root_sha256)}};
+  for (const auto& t : rd.roots)
+    if (t.sha256 == r.root_sha256) out.doc["trusted_as"] = t.origin;
+  // What the format keeps in the clear (archive-format.md, "Records").
+  json records = json::array();
+  std::map<std::uint64_t, std::size_t> by_handle;  // object records, by source handle
+  HSM_TRY(rd.archive->for_each_blob([&](const formats::BlobRecord& b) -> Status {
+    json j{{"index", b.index},
+           {"handle", b.handle},
+           {"label", json_safe(b.label)},
+           {"blob_type", std::string(formats::to_string(b.type))},
+           {"sealed_bytes", b.sealed.size()}};
+    if (b.type == formats::BlobType::object) by_handle[b.handle] = records.size();
+    records.push_back(std::move(j));
+    return {};
+  }));
+  if (req.with) {
+    if (!r.root_trusted)
+      return Error{api::ErrorKind::integrity,
+                   rd.opened.name + " is not authenticated (root " + formats::to_hex(r.root_sha256) +
+                       " is not trusted here): its blobs are not handed to a partition",
+                   {}, {}, "trust the root with --trusted-root FILE or HOME/trust/"};
+    HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(*req.with));
+    HSM_TRY(ctx.login(*part, *req.with));
+    json refused = json::array();
+    auto rep = [&](const api::ArchiveObjectReport& o) {
+      if (o.status == "refused") {
+        refused.push_back(object_json(o));
+        return;
+      }
+      auto it = by_handle.find(o.object.handle);
+      if (it == by_handle.end()) return;
+      json& j = records[it->second];
+      j["class"] = std::string(api::to_string(o.object.cls));
+      j["key_type"] = std::string(api::to_string(o.object.key_type));
+      j["bits"] = o.object.bits;
+      if (!o.object.curve.empty()) j["curve"] = o.object.curve;
+      j["id"] = o.object.id_hex;
+      j["fingerprint"] = o.object.fingerprint;
+      j["extractable"] = o.object.extractable;
+      j["sensitive"] = o.object.sensitive;
+    };
+    HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c, restore_from(ctx, *part, *rd.archive, api::ArchiveRestoreMode::open,
+                                                             "all", req.progress, "open", rep));
+    out.doc["opened_with"] = json{{"partition", req.with->device + "/" + req.with->partition},
+                                  {"blobs_opened", c.opened},
+                                  {"mac_verified", c.mac_verified},
+                                  {"refused", std::move(refused)}};
+    out.refused_or_failed = c.refused;
+  } else {
+    out.doc["sealed_fields"] =
+        "class, key type, size, CKA_ID and fingerprint are sealed under the domain: "
+        "`archive show ARCHIVE --with DEV/PART` has a partition of the domain open them (writing nothing)";
+  }
+  out.doc["records"] = std::move(records);
+  out.doc["seconds"] = seconds_since(t0);
+  add_location(out.doc, rd);
+  if (r.header.format_version == 1) out.doc["protection_notice"] = kV1Notice;
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tool/context.hpp"
+#include "tool/repo_s3.hpp"
 
 namespace hsm::tool {
 
@@ -33,7 +34,11 @@ struct ArchiveOutcome {
 
 struct BackupRequest {
   Address source;
-  std::string archive;             // path; may hold a strftime template, expanded in UTC
+  // A path or s3://BUCKET/KEY; may hold a strftime template, expanded in
+  // UTC. s3://BUCKET/PREFIX/ (ending in '/') names the object by the
+  // repository layout (tool/repo_s3.hpp).
+  std::string archive;
+  RepoOptions repo;
   std::string selector = "all";    // which objects (a label, #handle, id:HEX, all)
   bool force = false;              // overwrite an existing archive
   // Drawn by the caller (plan run journals it first); drawn here when unset.
@@ -45,7 +50,8 @@ struct BackupRequest {
 enum class RestoreMode { add, replace };
 
 struct RestoreRequest {
-  std::string archive;
+  std::string archive;             // a path, s3://BUCKET/KEY, or a prefix (its newest archive)
+  RepoOptions repo;
   std::vector<std::string> trusted_roots;  // --trusted-root FILEs (tool/trust.hpp)
   Address target;
   RestoreMode mode = RestoreMode::add;
@@ -55,7 +61,8 @@ struct RestoreRequest {
 };
 
 struct VerifyRequest {
-  std::string archive;
+  std::string archive;             // a path, s3://BUCKET/KEY, or a prefix (its newest archive)
+  RepoOptions repo;
   std::optional<Address> deep_with;  // --deep --with DEV/PART: that partition opens every blob
   std::vector<std::string> trusted_roots;  // --trusted-root FILEs (tool/trust.hpp)
   // --any-root: check structure, chain and signature without pinning the
@@ -66,10 +73,20 @@ struct VerifyRequest {
 };
 
 struct DrillRequest {
-  std::string archive;
+  std::string archive;             // a path, s3://BUCKET/KEY, or a prefix (its newest archive)
+  RepoOptions repo;
   std::vector<std::string> trusted_roots;  // --trusted-root FILEs (tool/trust.hpp)
   Address scratch;
   int wait_seconds = 0;
+  ArchiveProgress progress;
+};
+
+struct ShowRequest {
+  std::string archive;  // a path, s3://BUCKET/KEY, or a prefix (its newest archive)
+  RepoOptions repo;
+  std::vector<std::string> trusted_roots;
+  bool any_root = false;             // show an archive of an untrusted root (said so)
+  std::optional<Address> with;       // a partition of the domain opens the blobs (writes nothing)
   ArchiveProgress progress;
 };
 
@@ -89,6 +106,14 @@ api::Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req)
 // S1), other. With any_root and an untrusted root the outcome's
 // `unauthenticated` is set: the command decides the exit code.
 api::Result<ArchiveOutcome> run_verify(Context& ctx, const VerifyRequest& req);
+// archive show: the header, the trailer's facts, and one line per record.
+// Without `with`, a record shows only what the format keeps in the clear:
+// handle, label, blob type, sealed size. The object's class, key type, size,
+// CKA_ID and fingerprint travel sealed: with `with`, that partition (of the
+// archive's domain) opens every blob through the restore verbs in `open`
+// mode, writing nothing, and reports them. No secret is ever shown.
+// Errors: as verify (integrity; refused S1 for a partition of another domain).
+api::Result<ArchiveOutcome> run_archive_show(Context& ctx, const ShowRequest& req);
 // Restores into the scratch partition, uses every key, removes what it
 // restored. refused_or_failed = objects that failed; the command exits 4 then.
 api::Result<ArchiveOutcome> run_drill(Context& ctx, const DrillRequest& req);

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -451,6 +453,47 @@ fs::path under_home(const Context& ctx, const std::string& p) {
   return path.is_absolute() ? path : ctx.fleet->home() / path;
 }
 
+// An archive address of a step: a file (relative to --home) or an S3
+// address, used as given (endpoint and credentials from the AWS places).
+std::string archive_address(const Context& ctx, const std::string& p) {
+  return is_s3(p) ? p : under_home(ctx, p).string();
+}
+
+// The object each backup step of this run wrote under an S3 repository
+// prefix (s3://BUCKET/PREFIX/ names the object by the layout): a later
+// verify, restore or drill step naming the same prefix reads that object,
+// not merely the newest one there.
+std::map<std::string, std::string>& written_objects() {
+  static std::map<std::string, std::string> m;
+  return m;
+}
+
+std::string archive_to_read(const Context& ctx, const std::string& p) {
+  auto it = written_objects().find(p);
+  return it != written_objects().end() ? it->second : archive_address(ctx, p);
+}
+
+// A resumed backup step to S3: the archive its interrupted attempt wrote, if
+// it completed (its id is in the journal and in the key or the header).
+Result<std::optional<std::string>> s3_written_by_attempt(const std::string& address,
+                                                         const std::set<std::string>& written_ids) {
+  if (written_ids.empty()) return std::optional<std::string>{};
+  HSM_TRY_ASSIGN(repo::s3::S3Address a, repo::s3::parse_s3_address(address));
+  HSM_TRY_ASSIGN(auto client, open_s3_client({}));
+  if (is_repository_prefix(a)) {
+    HSM_TRY_ASSIGN(std::vector<RepoArchive> all, list_repository(*client, a));
+    for (const auto& r : all)
+      if (r.layout && written_ids.count(formats::to_hex(r.layout->archive_id)))
+        return std::optional<std::string>("s3://" + a.bucket + "/" + r.key);
+    return std::optional<std::string>{};
+  }
+  auto opened = open_archive({}, address, false);
+  if (!opened.ok()) return std::optional<std::string>{};  // not written: the step runs
+  auto header = formats::read_header(opened->reader());
+  if (header.ok() && written_ids.count(formats::to_hex(header->archive_id))) return std::optional<std::string>(address);
+  return std::optional<std::string>{};
+}
+
 }  // namespace
 
 Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans::BatchHook& hook) {
@@ -472,6 +515,30 @@ Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std
     req.replace = s.mode == plans::CopyMode::replace;  // X5
     HSM_TRY_ASSIGN(CloneOutcome out, run_backup_to_hsm(ctx_, req, hook));
     return clone_summary(out, "backup " + s.from.str() + " -> " + s.to->str());
+  }
+  if (is_s3(archive)) {
+    HSM_TRY_ASSIGN(std::optional<std::string> done, s3_written_by_attempt(archive, written_ids));
+    if (done) {
+      VerifyRequest v;
+      v.archive = *done;
+      HSM_TRY(run_verify(ctx_, v));
+      written_objects()[archive] = *done;
+      return "archive " + *done + " already written by the interrupted attempt of this step (verified)";
+    }
+    BackupRequest req;
+    req.source = tool_address(s.from);
+    req.archive = archive;
+    req.force = s.force;
+    HSM_TRY_ASSIGN(formats::ArchiveId id, formats::new_archive_id());
+    req.archive_id = id;
+    if (before_write) HSM_TRY(before_write(formats::to_hex(id)));
+    HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx_, req));
+    const std::string written = out.doc["archive"].get<std::string>();
+    written_objects()[archive] = written;
+    const std::size_t objects =
+        out.doc.contains("objects") && out.doc["objects"].is_number() ? out.doc["objects"].get<std::size_t>() : 0;
+    if (hook) HSM_TRY(hook(1, objects, 0));
+    return "backup " + s.from.str() + " -> archive " + written + " (" + std::to_string(objects) + " object(s))";
   }
   const fs::path file = under_home(ctx_, archive);
   std::error_code ec;
@@ -520,7 +587,7 @@ Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const s
     return clone_summary(out, "restore " + s.from->str() + " -> " + s.to.str());
   }
   RestoreRequest req;
-  req.archive = under_home(ctx_, archive).string();
+  req.archive = archive_to_read(ctx_, archive);
   req.target = tool_address(s.to);
   req.mode = s.mode == plans::CopyMode::replace ? RestoreMode::replace : RestoreMode::add;
   req.selector = s.objects;
@@ -537,7 +604,7 @@ Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const s
 
 Result<std::string> ToolStepRunner::verify(const plans::VerifyStep& s, const std::string& archive) {
   VerifyRequest req;
-  req.archive = under_home(ctx_, archive).string();
+  req.archive = archive_to_read(ctx_, archive);
   if (s.with) req.deep_with = tool_address(*s.with);
   HSM_TRY(run_verify(ctx_, req));
   return "verified archive " + req.archive + (s.with ? " (deep, with " + s.with->str() + ")" : "");
@@ -545,7 +612,7 @@ Result<std::string> ToolStepRunner::verify(const plans::VerifyStep& s, const std
 
 Result<std::string> ToolStepRunner::drill(const plans::DrillStep& s, const std::string& archive) {
   DrillRequest req;
-  req.archive = under_home(ctx_, archive).string();
+  req.archive = archive_to_read(ctx_, archive);
   req.scratch = tool_address(s.scratch);
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_drill(ctx_, req));
   if (out.refused_or_failed)
@@ -556,7 +623,7 @@ Result<std::string> ToolStepRunner::drill(const plans::DrillStep& s, const std::
 
 Result<std::string> ToolStepRunner::prune(const plans::PruneStep& s) {
   PruneRequest req;
-  req.dir = under_home(ctx_, s.dir);
+  req.dir = archive_address(ctx_, s.dir);
   req.keep.daily = s.keep_daily;
   req.keep.weekly = s.keep_weekly;
   req.keep.monthly = s.keep_monthly;

@@ -17,6 +17,7 @@
 
 #include "formats/archive_reader.hpp"
 #include "formats/atomic_file.hpp"
+#include "tool/repo_ops.hpp"
 #include "tool/trust.hpp"
 
 namespace hsm::tool {
@@ -94,6 +95,10 @@ json keep_json(const prune::KeepCounts& k) {
 
 }  // namespace
 
+std::string prune_series_of(const formats::VerifyReport& r) { return series_of(r); }
+std::string prune_iso_utc(std::int64_t t) { return iso_utc(t); }
+json prune_keep_json(const prune::KeepCounts& k) { return keep_json(k); }
+
 bool is_writer_temp_name(const std::string& name) {
   // .NAME.tmp-XXXXXX (AtomicFile) or .hsm-migrate-index.tmp-XXXXXX (the
   // writer's index scratch file, when O_TMPFILE is missing).
@@ -112,6 +117,7 @@ api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req) {
     return Error::usage("prune with no keep rule would remove every archive in " + req.dir.string(),
                         "give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
                         "--keep-monthly, --keep-yearly N (N > 0) or --keep-within DURATION");
+  if (is_s3(req.dir.string())) return run_prune_s3(ctx, req);
   std::error_code ec;
   if (!fs::is_directory(req.dir, ec))
     return Error::usage("prune: " + req.dir.string() + " is not a folder", "name the folder of archives");

@@ -28,13 +28,21 @@
 #include <string>
 #include <vector>
 
+#include "formats/archive_reader.hpp"
 #include "tool/context.hpp"
 #include "tool/prune_policy.hpp"
+#include "tool/repo_s3.hpp"
 
 namespace hsm::tool {
 
 struct PruneRequest {
-  std::filesystem::path dir;  // used as given (plan run resolves it under --home)
+  // A folder, used as given (plan run resolves it under --home), or an S3
+  // prefix s3://BUCKET[/PREFIX] (tool/repo_ops.hpp, run_prune_s3).
+  std::filesystem::path dir;
+  RepoOptions repo;           // S3: --s3-endpoint
+  // S3: the tool's own pending multipart uploads older than this are
+  // aborted (a killed backup's); younger ones may be running.
+  std::int64_t stale_upload_seconds = 86400;
   prune::KeepCounts keep;
   bool dry_run = false;       // decide and report, delete nothing
   std::vector<std::string> trusted_roots;  // --trusted-root FILEs
@@ -48,6 +56,7 @@ struct PruneOutcome {
   std::size_t skipped = 0;   // files that are not archives (never deleted)
   std::size_t damaged = 0;   // archives that do not verify or chain to an untrusted root (never deleted)
   std::size_t temp_removed = 0;
+  std::size_t locked = 0;    // S3: to be removed, but Object Lock keeps them until a date
 };
 
 // Errors: usage (no keep rule given: that would remove every archive; a
@@ -56,6 +65,13 @@ struct PruneOutcome {
 // Damaged archives are not an error here: the command turns outcome.damaged
 // into exit 4.
 api::Result<PruneOutcome> run_prune(Context& ctx, const PruneRequest& req);
+
+// Shared with the S3 prune (tool/repo_prune.cpp): one retention series per
+// fleet root + DEVICE/PARTITION + scope; a UTC time as 2026-11-22T02:00:00Z;
+// the keep rules as reported.
+std::string prune_series_of(const formats::VerifyReport& r);
+std::string prune_iso_utc(std::int64_t t);
+json prune_keep_json(const prune::KeepCounts& k);
 
 // True for the names the archive writer gives its temporary files.
 bool is_writer_temp_name(const std::string& name);

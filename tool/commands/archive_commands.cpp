@@ -14,6 +14,7 @@
 #include "tool/backup_hsm_ops.hpp"
 #include "tool/commands/clone_report.hpp"
 #include "tool/display.hpp"
+#include "tool/repo_ops.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -90,15 +91,20 @@ bool names_fleet_partition(const Context& ctx, const std::string& arg) {
   return a.ok() && ctx.fleet->kind_of(a->device).ok();
 }
 
+void print_objects(std::ostream& os, const json& list, const char* heading);
+
 Status backup(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("backup");
-  desc.add_options()("archive", po::value<std::string>(), "archive path (strftime template, UTC)")(
+  desc.add_options()("archive", po::value<std::string>(),
+                     "archive path or s3://BUCKET/KEY (strftime template, UTC); s3://BUCKET/PREFIX/ names the "
+                     "object by the repository layout")(
       "to", po::value<std::string>(), "a Backup HSM partition DEV/PART")("force", "overwrite an existing archive")(
       "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
       "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
       "dry-run", "with --to: judge every object, copy nothing")(
       "add", "with --to: add to what the Backup HSM partition holds (default)")(
       "replace", "with --to: delete what the Backup HSM partition holds first (X5)");
+  add_repo_options(desc);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source"}));
   if (!vm.count("source")) return Error::usage("backup needs a source DEV/PART");
   if (vm.count("to")) return backup_to_hsm(ctx, vm);
@@ -110,6 +116,7 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
   BackupRequest req;
   HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
   req.archive = vm["archive"].as<std::string>();
+  req.repo = repo_options_of(vm);
   req.force = vm.count("force") > 0;
   req.selector = vm["objects"].as<std::string>();
   req.wait_seconds = wait_of(vm);
@@ -121,6 +128,16 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
        << out.doc["source"].get<std::string>() << " to " << out.doc["archive"].get<std::string>() << " ("
        << out.doc["file_bytes"].get<std::uint64_t>() << " bytes, "
        << static_cast<std::uint64_t>(out.doc["objects_per_second"].get<double>()) << " objects/s)\n";
+    if (out.doc.contains("s3")) {
+      const json& u = out.doc["s3"];
+      os << "  uploaded in " << u["parts"].get<int>() << " part(s), version " << u["version_id"].get<std::string>()
+         << "; read back: " << u["size"].get<std::uint64_t>() << " bytes, ETag " << u["etag"].get<std::string>()
+         << " match what was sent (SHA-256 " << u["sha256"].get<std::string>() << ")";
+      if (!u["retention"].is_null())
+        os << "; retained until " << u["retention"]["until"].get<std::string>() << " ("
+           << u["retention"]["mode"].get<std::string>() << ")";
+      os << "\n";
+    }
   });
   return {};
 }
@@ -145,6 +162,7 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
       "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
       "dry-run", "from a Backup HSM: judge every object, copy nothing")(
       "trusted-root", po::value<std::vector<std::string>>()->composing(), kTrustedRootHelp);
+  add_repo_options(desc);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
   if (!vm.count("archive") || !vm.count("to")) return Error::usage("restore needs ARCHIVE and --to DEV/PART");
   if (vm.count("add") && vm.count("replace")) return Error::usage("--add and --replace exclude each other");
@@ -163,6 +181,7 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
     return Error::usage("--dry-run goes with a Backup HSM source", "to see what an archive holds, run verify ARCHIVE");
   RestoreRequest req;
   req.archive = vm["archive"].as<std::string>();
+  req.repo = repo_options_of(vm);
   req.trusted_roots = roots_of(vm);
   HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
   req.mode = vm.count("replace") ? RestoreMode::replace : RestoreMode::add;
@@ -205,6 +224,7 @@ Status verify(Context& ctx, const std::vector<std::string>& args) {
       "trusted-root", po::value<std::vector<std::string>>()->composing(), kTrustedRootHelp)(
       "any-root", "check structure, chain and signature without pinning the root (not authenticated: exit 4)")(
       "accept-unauthenticated", "with --any-root: exit 0 although the root is not trusted");
+  add_repo_options(desc);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
   if (!vm.count("archive")) return Error::usage("verify needs ARCHIVE");
   if (vm.count("deep") != vm.count("with")) return Error::usage("--deep and --with go together");
@@ -212,6 +232,7 @@ Status verify(Context& ctx, const std::vector<std::string>& args) {
     return Error::usage("--accept-unauthenticated goes with --any-root");
   VerifyRequest req;
   req.archive = vm["archive"].as<std::string>();
+  req.repo = repo_options_of(vm);
   if (vm.count("with")) {
     HSM_TRY_ASSIGN(Address a, parse_address(vm["with"].as<std::string>()));
     req.deep_with = a;
@@ -223,12 +244,12 @@ Status verify(Context& ctx, const std::vector<std::string>& args) {
   say_protection(ctx, out.doc);
   ctx.emit(out.doc, [&](std::ostream& os) {
     if (out.unauthenticated)
-      os << req.archive << ": structure and signature OK, NOT AUTHENTICATED: " << out.doc["blobs_checked"].get<std::uint64_t>()
+      os << out.doc["archive"].get<std::string>() << ": structure and signature OK, NOT AUTHENTICATED: " << out.doc["blobs_checked"].get<std::uint64_t>()
          << " blob(s), signed by " << out.doc["hok_subject"].get<std::string>() << " under root "
          << out.doc["root_sha256"].get<std::string>() << " (" << out.doc["root_subject"].get<std::string>()
          << "), which is not trusted here";
     else
-      os << req.archive << ": OK, authenticated: " << out.doc["blobs_checked"].get<std::uint64_t>()
+      os << out.doc["archive"].get<std::string>() << ": OK, authenticated: " << out.doc["blobs_checked"].get<std::uint64_t>()
          << " blob(s), signed by " << out.doc["hok_subject"].get<std::string>() << " (root trusted as "
          << out.doc.value("trusted_as", "?") << ")";
     if (out.doc.contains("deep"))
@@ -262,10 +283,12 @@ Status drill(Context& ctx, const std::vector<std::string>& args) {
   desc.add_options()("scratch", po::value<std::string>(), "a scratch DEV/PART of the archive's domain")(
       "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
       "trusted-root", po::value<std::vector<std::string>>()->composing(), kTrustedRootHelp);
+  add_repo_options(desc);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
   if (!vm.count("archive") || !vm.count("scratch")) return Error::usage("drill needs ARCHIVE and --scratch DEV/PART");
   DrillRequest req;
   req.archive = vm["archive"].as<std::string>();
+  req.repo = repo_options_of(vm);
   req.trusted_roots = roots_of(vm);
   HSM_TRY_ASSIGN(req.scratch, parse_address(vm["scratch"].as<std::string>()));
   req.wait_seconds = wait_of(vm);
@@ -275,7 +298,7 @@ Status drill(Context& ctx, const std::vector<std::string>& args) {
   say_protection(ctx, out.doc);
   const json& c = out.doc["counts"];
   ctx.emit(out.doc, [&](std::ostream& os) {
-    os << "drill of " << req.archive << " in " << out.doc["scratch"].get<std::string>() << ": "
+    os << "drill of " << out.doc["archive"].get<std::string>() << " in " << out.doc["scratch"].get<std::string>() << ": "
        << c["passed"].get<std::uint64_t>() << " passed, " << c["failed"].get<std::uint64_t>() << " failed, "
        << c["refused"].get<std::uint64_t>() << " refused; scratch left as it was ("
        << out.doc["scratch_objects_after"].get<std::uint64_t>() << " object(s))\n";
@@ -310,6 +333,8 @@ void add_archive_commands(std::vector<Command>& out) {
                  "verify ARCHIVE [--deep --with DEV/PART] [--trusted-root FILE]... [--any-root [--accept-unauthenticated]]",
                  verify});
   out.push_back({"drill", "drill ARCHIVE --scratch DEV/PART [--trusted-root FILE]... [--wait S]", drill});
+  // repo init, archive list, archive show (tool/commands/repo_commands.cpp)
+  add_repo_commands(out);
 }
 
 }  // namespace hsm::tool

@@ -33,7 +33,8 @@ Result<std::unique_ptr<UploadSink>> UploadSink::open(Client& client, std::string
   HSM_TRY(check_bucket_name(bucket));
   HSM_TRY(check_key(key));
   if (key.empty()) return Error::usage("an S3 object needs a key: s3://" + bucket + "/KEY");
-  if (options.part_size < kMinPartSize || options.part_size > kMaxPartSize)
+  const std::size_t min_part = options.allow_small_parts ? std::size_t{4096} : kMinPartSize;
+  if (options.part_size < min_part || options.part_size > kMaxPartSize)
     return Error::usage("S3 part size " + std::to_string(options.part_size) +
                         " bytes: S3 takes 5 MiB to 5 GiB");
   HSM_TRY(client.head_bucket(bucket));
