@@ -254,6 +254,11 @@ struct Plan {
   api::ClientDesc client;  // [plan] client_version, lunacm_cv_ha_ui
   bool client_version_given = false;
   bool cv_ha_ui_given = false;
+  // [plan] recurring = true: a plan cron runs every night (nightly-backup).
+  // `plan run` then starts a new run when the last one finished, and first
+  // finishes (resumes) a run a crash interrupted. A one-shot plan (the
+  // default) run again says it already finished; --again and --resume ask.
+  bool recurring = false;
   std::vector<DomainSpec> domains;  // declared ones first, then those implied by a use
   std::vector<DeviceSpec> devices;
   std::vector<GroupSpec> groups;

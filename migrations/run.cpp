@@ -273,14 +273,17 @@ Result<RunResult> run_plan(const Plan& plan, std::string_view plan_bytes, StepRu
   res.doc["id"] = id;
   res.doc["journal"] = jpath;
   res.doc["dry_run"] = opt.dry_run;
-  if (js.started && !js.finished && !opt.resume) {
+  // A recurring plan (cron) needs no flag: an interrupted run is resumed,
+  // then a new one started; a finished one is followed by a new one.
+  const bool auto_resume = plan.recurring && js.started && !js.finished && !opt.resume && !opt.dry_run;
+  if (js.started && !js.finished && !opt.resume && !plan.recurring) {
     Error e = Error::usage("plan " + plan.name + " has an unfinished run (" + std::to_string(js.steps_done.size()) +
                            " of " + std::to_string(plan.steps.size()) + " step(s) done; journal " + jpath + ")");
     e.fix = "finish it with `hsm-migrate plan run " + plan.source + " --resume`";
     return e;
   }
   if (js.finished) {
-    if (!opt.again) {
+    if (!opt.again && !plan.recurring) {
       res.already_finished = true;
       res.doc["already_finished"] = true;
       if (opt.progress)
@@ -329,6 +332,16 @@ Result<RunResult> run_plan(const Plan& plan, std::string_view plan_bytes, StepRu
   res.doc["steps"] = done["steps"];
   res.doc["finished"] = true;
   if (opt.progress) opt.progress("plan " + plan.name + " finished: " + std::to_string(plan.steps.size()) + " step(s)");
+  if (auto_resume) {
+    // The interrupted run is finished; tonight's run starts now (the
+    // journal's lock is let go first: the new run takes it again).
+    journal.reset();
+    RunOptions next = opt;
+    next.again = true;
+    HSM_TRY_ASSIGN(RunResult again, run_plan(plan, plan_bytes, runner, next));
+    again.doc["resumed_run"] = std::move(res.doc);
+    return again;
+  }
   return res;
 }
 

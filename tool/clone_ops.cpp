@@ -17,6 +17,8 @@ using api::Result;
 
 namespace {
 
+constexpr std::size_t kProgressBatch = 4096;
+
 json object_verdict(const api::ObjectDesc& o, const api::Verdict& v) {
   json j = to_json(v);
   j["handle"] = o.handle;
@@ -125,7 +127,11 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
   bool replace_pending = req.replace;
   if (!req.dry_run && !todo.empty() && !replace_blocked) {
     HSM_TRY_ASSIGN(api::CloneOffer offer, dst->clone_offer(src_ep, ctx.client));
-    const std::size_t step = std::max<std::size_t>(1, ev.batch_limit);  // rule C2
+    // At most batch_limit objects per operation (rule C2), and a few
+    // thousand when the rules set no limit: each batch is its own
+    // transaction, reported as it lands (progress, the plan's journal).
+    const std::size_t step = std::max<std::size_t>(1, std::min<std::size_t>(ev.batch_limit, kProgressBatch));
+    std::uint64_t done_objects = 0;
     for (std::size_t at = 0; at < todo.size(); at += step) {
       const auto first = todo.begin() + static_cast<std::ptrdiff_t>(at);
       const auto last = todo.begin() + static_cast<std::ptrdiff_t>(std::min(at + step, todo.size()));
@@ -146,6 +152,8 @@ Result<CloneOutcome> run_clone(Context& ctx, const CloneRequest& req, const Clon
         refused.push_back(object_verdict(it != by_fingerprint.end() ? *it->second : r.object, r.verdict));
       }
       if (hook) HSM_TRY(hook(batches - 1, in.created.size(), in.already_present.size()));
+      done_objects += batch.size();
+      if (req.progress) req.progress("clone", done_objects, todo.size());
     }
   }
   if (!req.dry_run) api::crash_point("after-write");

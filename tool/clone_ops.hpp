@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tool/context.hpp"
@@ -24,6 +25,8 @@ struct CloneRequest {
   // The target's lock (tool/lock.hpp) is held for the whole clone: a second
   // writer waits up to this many seconds, then fails busy (exit 5).
   int wait_seconds = 0;
+  // Objects cloned so far of all to clone ("clone" phase), after each batch.
+  std::function<void(std::string_view phase, std::uint64_t done, std::uint64_t total)> progress;
 };
 
 // Called after each batch the target committed (plan run journals it).

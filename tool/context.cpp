@@ -11,8 +11,15 @@ namespace hsm::tool {
 using api::Error;
 using api::Result;
 
-void Context::emit(const json& doc, const std::function<void(std::ostream&)>& text) const {
+void Context::emit(const json& body, const std::function<void(std::ostream&)>& text) const {
   if (opts.json) {
+    // Every document says whether it is a success and which schema it
+    // follows, first; a command's own "ok" (verify, drill) is kept.
+    json doc{{"ok", body.is_object() && body.contains("ok") ? body["ok"] : json(true)},
+             {"schema_version", kJsonSchemaVersion}};
+    if (body.is_object())
+      for (auto it = body.begin(); it != body.end(); ++it)
+        if (it.key() != "ok") doc[it.key()] = it.value();
     // Text from devices goes through json_safe() where it is put in; the
     // handler is the last guard: a document is never cut off half-written.
     std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
@@ -26,9 +33,58 @@ api::Status Context::login(api::Partition& part, const Address& a) const {
   return part.login(pin);
 }
 
+namespace {
+
+// What `COMMAND --help`, `help COMMAND` and the completion generator ask of
+// a command: its options, as its own handler declares them (one table).
+struct HelpState {
+  bool collecting = false;  // completions: record, print nothing
+  bool shown = false;       // the handler stopped at --help
+  std::string usage;        // the command's synopsis, set by main
+  CommandHelp collected;
+};
+HelpState& help_state() {
+  static HelpState s;
+  return s;
+}
+
+bool asks_help(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--") return false;
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void set_help_context(const std::string& usage, bool collecting) {
+  help_state() = HelpState{};
+  help_state().usage = usage;
+  help_state().collecting = collecting;
+}
+bool help_was_shown() { return help_state().shown; }
+const CommandHelp& collected_help() { return help_state().collected; }
+
 Result<po::variables_map> parse_options(const std::vector<std::string>& args,
                                         const po::options_description& desc,
                                         const std::vector<std::string>& positional) {
+  HelpState& h = help_state();
+  if (h.collecting || asks_help(args)) {
+    h.shown = true;
+    h.collected.positional = positional;
+    for (const auto& o : desc.options()) {
+      // "--name ARG" when the option takes a value.
+      h.collected.options.push_back({o->long_name(), o->semantic()->max_tokens() > 0, o->description()});
+    }
+    if (!h.collecting) {
+      std::cout << "usage: hsm-migrate " << h.usage << "\n";
+      if (!desc.options().empty()) std::cout << "\nOptions:\n" << desc;
+      std::cout << "\nGlobal options (--home, --json, --quiet, --pin-file, ...): hsm-migrate help\n";
+    }
+    // The handler stops here; main turns this into exit 0.
+    return Error{api::ErrorKind::usage, "", {}, {}, {}};
+  }
   po::options_description all = desc;
   po::positional_options_description pos;
   for (const auto& name : positional) {
@@ -37,13 +93,17 @@ Result<po::variables_map> parse_options(const std::vector<std::string>& args,
   }
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    // No guessing: "--rep" is not "--replace", "--fo" not "--force". An
+    // abbreviation that happens to match today may mean another option
+    // tomorrow, and a backup tool must never guess at a destructive flag.
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(args).options(all).positional(pos).style(style).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    return Error::usage(e.what(), "see `hsm-migrate --help` or man hsm-migrate");
+    return Error::usage(e.what(), "see `hsm-migrate help " + h.usage.substr(0, h.usage.find(' ')) + "` or man hsm-migrate");
   }
   for (const auto& name : positional)
-    if (!vm.count(name)) return Error::usage("missing " + name, "see `hsm-migrate --help`");
+    if (!vm.count(name)) return Error::usage("missing " + name, "see `hsm-migrate help`");
   return vm;
 }
 

@@ -20,10 +20,15 @@ namespace hsm::tool {
 using json = nlohmann::ordered_json;
 namespace po = boost::program_options;
 
+// The JSON documents' schema (man hsm-migrate, "JSON"): bumped when a field
+// changes meaning or goes; new fields do not bump it.
+inline constexpr int kJsonSchemaVersion = 1;
+
 struct GlobalOptions {
   std::string home;
   std::string plugin_dir;
   std::string pin_file;
+  std::string pin_command;  // --pin-command: a command that prints the PIN
   std::string client_version;
   std::string cv_ha_ui;  // --cv-ha-ui / $HSM_MIGRATE_CV_HA_UI: "0" or "1"; "" = not given
   bool json = false;
@@ -43,6 +48,10 @@ struct Context {
 };
 
 // Parses a command's own options; positional names are bound in order.
+// Option names must be given whole (no abbreviations). With --help (or
+// while completions are generated) it records the options, prints the
+// command's help, and returns an error with no message: the handler stops
+// and main exits 0 (help_was_shown).
 api::Result<po::variables_map> parse_options(const std::vector<std::string>& args,
                                              const po::options_description& desc,
                                              const std::vector<std::string>& positional);
@@ -56,6 +65,21 @@ json to_json(const api::Error& e);
 
 // "N=V" policy assignments.
 api::Result<std::pair<int, int>> parse_policy_assignment(const std::string& text);
+
+// A command's options as its handler declares them (for help and completions).
+struct OptionHelp {
+  std::string name;   // long name, without "--"
+  bool takes_value = false;
+  std::string text;   // one sentence
+};
+struct CommandHelp {
+  std::vector<std::string> positional;
+  std::vector<OptionHelp> options;
+};
+// main: before running a handler for --help or for the completions.
+void set_help_context(const std::string& usage, bool collecting);
+bool help_was_shown();
+const CommandHelp& collected_help();
 
 using Handler = std::function<api::Status(Context&, const std::vector<std::string>&)>;
 struct Command {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -272,7 +273,33 @@ Result<HaGroupReport> hagroup_check(Context& ctx, const std::string& name) {
   HaGroupReport rep;
   HSM_TRY_ASSIGN(rep.group, find_in(groups, name, store.file()));
   HSM_TRY_ASSIGN(rep.verdicts, judge_group(ctx, rep.group));
+  // Synchronisation: each secondary's objects against the primary's.
+  std::multiset<std::string> primary;
+  for (std::size_t i = 0; i < rep.group.members.size(); ++i) {
+    const Address& a = rep.group.members[i].address;
+    HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(a));
+    HSM_TRY(ctx.login(*part, a));  // private objects need the login
+    std::multiset<std::string> mine;
+    HSM_TRY(part->for_each_object([&](const api::ObjectDesc& o) {
+      mine.insert(o.fingerprint);
+      return true;
+    }));
+    if (i == 0) {
+      primary = std::move(mine);
+      continue;
+    }
+    MemberSync s{a};
+    for (const auto& f : primary) s.missing += mine.count(f) ? 0 : 1;
+    for (const auto& f : mine) s.extra += primary.count(f) ? 0 : 1;
+    rep.sync.push_back(s);
+  }
   return rep;
+}
+
+bool HaGroupReport::in_sync() const {
+  for (const auto& s : sync)
+    if (!s.in_sync()) return false;
+  return true;
 }
 
 json to_json(const HaGroupRecord& g) {
@@ -292,6 +319,16 @@ json to_json(const HaGroupReport& r) {
   json vs = json::array();
   for (const auto& v : r.verdicts) vs.push_back(to_json(v));
   j["verdicts"] = vs;
+  if (!r.sync.empty()) {
+    json sync = json::array();
+    for (const auto& s : r.sync)
+      sync.push_back({{"address", address_str(s.address)},
+                      {"status", s.in_sync() ? "in sync" : "needs sync"},
+                      {"missing", s.missing},
+                      {"extra", s.extra}});
+    j["sync"] = sync;
+    j["in_sync"] = r.in_sync();
+  }
   if (r.dissolved) j["dissolved"] = true;
   return j;
 }

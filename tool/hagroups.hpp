@@ -46,10 +46,21 @@ class HaGroupStore {
 };
 
 // A group and what its primary's backend says of it.
+// A member's objects against the primary's, by content fingerprint, as
+// lunacm's `hagroup` shows "needs sync" for a member that differs.
+struct MemberSync {
+  Address address;
+  std::size_t missing = 0;  // primary objects the member lacks
+  std::size_t extra = 0;    // member objects the primary lacks
+  bool in_sync() const { return missing == 0 && extra == 0; }
+};
+
 struct HaGroupReport {
   HaGroupRecord group;
   std::vector<api::Verdict> verdicts;  // refusals and warnings; empty = fine
+  std::vector<MemberSync> sync;        // hagroup check: every secondary, in member order
   bool allowed() const;
+  bool in_sync() const;
   bool dissolved = false;  // hagroup remove took out the last member
 };
 

@@ -2,33 +2,28 @@
 // value to here, is printed as one line, and becomes the documented exit code.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "formats/archive_format.hpp"
 #include "formats/atomic_file.hpp"
 #include "tool/context.hpp"
 #include "tool/display.hpp"
+#include "tool/help.hpp"
+#include "tool/secrets.hpp"
 
 namespace {
+
+constexpr const char* kVersion = "0.2.0";
 
 using hsm::api::Error;
 using hsm::api::ErrorKind;
 using namespace hsm::tool;
 
-constexpr const char* kGlobalHelp = R"(Global options (anywhere on the line):
-  --home DIR              the fleet folder (default $HSM_MIGRATE_HOME, else ~/.local/state/hsm-migrate)
-  --plugin-dir DIR        where plugins are (default $HSM_MIGRATE_PLUGIN_PATH, else next to the binary)
-  --json                  one JSON document on stdout, stable field names
-  --quiet                 print only errors
-  --client-version X.Y.Z  the Luna client version to act as (default 10.9.0)
-  --pin-file FILE         partition PIN (else $HSM_MIGRATE_PIN, else a prompt)
-  --cv-ha-ui 0|1          the client's lunacm_cv_ha_ui (rule H4; default $HSM_MIGRATE_CV_HA_UI, else 1)
-Exit codes: 0 success, 1 other failure, 2 usage, 3 refused by a rule, 4 integrity failure, 5 lock busy.
-See man hsm-migrate.
-)";
 
 void print_error(const Context* ctx, const Error& e) {
   std::string line = "hsm-migrate: ";
@@ -39,7 +34,8 @@ void print_error(const Context* ctx, const Error& e) {
   line += e.message;
   if (!e.fix.empty()) line += "; fix: " + e.fix;
   std::cerr << escaped(line) << "\n";  // one line, whatever a label in it holds
-  if (ctx && ctx->opts.json) std::cout << json{{"ok", false}, {"error", to_json(e)}}.dump(2) << "\n";
+  if (ctx && ctx->opts.json)
+    std::cout << json{{"ok", false}, {"schema_version", kJsonSchemaVersion}, {"error", to_json(e)}}.dump(2) << "\n";
 }
 
 // Takes the global options out of argv, wherever they stand.
@@ -66,6 +62,7 @@ hsm::api::Result<std::vector<std::string>> extract_globals(int argc, char** argv
     if (a == "--home") HSM_TRY(take(g.home));
     else if (a == "--plugin-dir") HSM_TRY(take(g.plugin_dir));
     else if (a == "--pin-file") HSM_TRY(take(g.pin_file));
+    else if (a == "--pin-command") HSM_TRY(take(g.pin_command));
     else if (a == "--client-version") HSM_TRY(take(g.client_version));
     else if (a == "--cv-ha-ui") HSM_TRY(take(g.cv_ha_ui));
     else if (a == "--json") g.json = true;
@@ -95,15 +92,35 @@ int run(int argc, char** argv) {
     return static_cast<int>(ErrorKind::usage);
   }
   std::vector<std::string>& args = rest.value();
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << "usage: hsm-migrate [global options] COMMAND ...\n\nCommands:\n";
-    for (const auto& c : commands) std::cout << "  " << c.synopsis << "\n";
-    std::cout << "\n" << kGlobalHelp;
-    return args.empty() ? static_cast<int>(ErrorKind::usage) : 0;
+  set_pin_command(ctx.opts.pin_command);
+  if (args.empty()) {
+    print_global_help(std::cerr, commands);
+    return static_cast<int>(ErrorKind::usage);
   }
-  if (args[0] == "--version") {
-    std::cout << "hsm-migrate 0.1.0 (plugin interface " << hsm::api::kAbiVersion << ")\n";
+  if (args[0] == "--version" || args[0] == "-V" || args[0] == "version") {
+    std::cout << "hsm-migrate " << kVersion << " (plugin interface " << hsm::api::kAbiVersion << ", archive format "
+              << hsm::formats::kFormatVersion << ")\n";
     return 0;
+  }
+  // `help [COMMAND...]` is `COMMAND --help`.
+  const bool help = args[0] == "--help" || args[0] == "-h" || args[0] == "help";
+  if (help) {
+    args.erase(args.begin());
+    if (args.empty()) {
+      print_global_help(std::cout, commands);
+      return 0;
+    }
+    args.push_back("--help");
+  }
+  if (args[0] == "completions") {
+    const std::string shell = args.size() > 1 ? args[1] : "";
+    const std::string script = completion_script(command_table(ctx, commands), shell);
+    if (script.empty()) {
+      print_error(&ctx, Error::usage("completions for \"" + shell + "\": bash or zsh", "hsm-migrate completions bash"));
+      return static_cast<int>(ErrorKind::usage);
+    }
+    std::cout << script;
+    return std::cout.flush() ? 0 : static_cast<int>(ErrorKind::other);
   }
   // The longest run of leading words that names a command.
   const Command* cmd = nullptr;
@@ -119,10 +136,25 @@ int run(int argc, char** argv) {
     }
   }
   if (!cmd) {
+    // A group of commands ("device", "partition domain"): list them.
+    std::string prefix;
+    for (const auto& a : args) {
+      if (a.starts_with("-")) break;
+      const std::string next = prefix.empty() ? a : prefix + " " + a;
+      bool any = false;
+      for (const auto& c : commands) any = any || c.words.rfind(next + " ", 0) == 0;
+      if (!any) break;
+      prefix = next;
+    }
+    const bool asked = std::find(args.begin(), args.end(), "--help") != args.end() ||
+                       std::find(args.begin(), args.end(), "-h") != args.end();
+    if (!prefix.empty() && print_group_help(asked ? std::cout : std::cerr, commands, prefix))
+      return asked ? 0 : static_cast<int>(ErrorKind::usage);
     print_error(&ctx, Error::usage("unknown command \"" + args[0] + (args.size() > 1 ? " " + args[1] : "") + "\"",
-                                   "see `hsm-migrate --help`"));
+                                   "see `hsm-migrate help`"));
     return static_cast<int>(ErrorKind::usage);
   }
+  set_help_context(cmd->synopsis, false);
   if (!ctx.opts.client_version.empty()) {
     auto v = hsm::api::Version::parse(ctx.opts.client_version);
     if (!v) {
@@ -149,18 +181,17 @@ int run(int argc, char** argv) {
   std::error_code ec;
   ctx.fleet = std::make_unique<Fleet>(
       ctx.opts.home.empty() ? Fleet::default_home() : std::filesystem::absolute(ctx.opts.home, ec), ctx.plugins);
-  if (cmd->words != "plugins") {
+  const bool wants_help = std::find(args.begin(), args.end(), "--help") != args.end() ||
+                          std::find(args.begin(), args.end(), "-h") != args.end();
+  if (cmd->words != "plugins" && !wants_help) {
     if (auto st = ctx.fleet->check_home(); !st.ok()) {
       print_error(&ctx, st.error());
       return static_cast<int>(st.error().kind);
     }
   }
   std::vector<std::string> cmd_args(args.begin() + static_cast<std::ptrdiff_t>(used), args.end());
-  if (!cmd_args.empty() && (cmd_args[0] == "--help" || cmd_args[0] == "-h")) {
-    std::cout << "usage: hsm-migrate " << cmd->synopsis << "\n";
-    return 0;
-  }
   hsm::api::Status st = cmd->run(ctx, cmd_args);
+  if (help_was_shown()) return std::cout.flush() ? 0 : static_cast<int>(ErrorKind::other);
   // A report that could not be written (a full disk, a closed pipe,
   // > /dev/full) is a failure a cron job must see, not a silent success.
   std::cout.flush();

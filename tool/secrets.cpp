@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sodium.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -89,13 +90,70 @@ Result<SecretBytes> read_secret_file(const std::string& path, const std::string&
   return out;
 }
 
+namespace {
+std::string& pin_command() {
+  static std::string c;
+  return c;
+}
+}  // namespace
+
+void set_pin_command(const std::string& command) { pin_command() = command; }
+
+Result<SecretBytes> run_secret_command(const std::string& command, const std::string& what,
+                                       const std::string& for_address) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return Error::other("cannot run the " + what + " command: " + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return Error::other("cannot run the " + what + " command: " + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::setenv("HSM_MIGRATE_PIN_FOR", for_address.c_str(), 1);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  SecretBytes secret;
+  std::uint8_t buf[512];
+  bool too_big = false;
+  for (;;) {
+    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (secret.size() + static_cast<std::size_t>(n) > (1u << 20)) too_big = true;
+    else secret.insert(secret.end(), buf, buf + n);
+  }
+  sodium_memzero(buf, sizeof buf);
+  ::close(out[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Error::usage("the " + what + " command failed (" +
+                            (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                               : "signal " + std::to_string(WTERMSIG(status))) +
+                            ")",
+                        "check the command given with --pin-command or HSM_MIGRATE_PIN_COMMAND");
+  if (too_big) return Error::usage("the " + what + " command printed more than 1 MiB");
+  strip_newline(secret);
+  if (secret.empty()) return Error::usage("the " + what + " command printed nothing");
+  return secret;
+}
+
 Result<SecretBytes> partition_pin(const std::string& pin_file, const std::string& address) {
   if (!pin_file.empty()) return read_secret_file(pin_file, "PIN");
+  if (!pin_command().empty()) return run_secret_command(pin_command(), "PIN", address);
   if (const char* env = std::getenv("HSM_MIGRATE_PIN"); env && *env) return api::secret_from(env);
+  if (const char* cmd = std::getenv("HSM_MIGRATE_PIN_COMMAND"); cmd && *cmd)
+    return run_secret_command(cmd, "PIN", address);
   auto p = prompt("PIN for " + address + ": ");
   if (p.ok()) return p;
   return Error::usage("the PIN for " + address + " is needed",
-                      "set HSM_MIGRATE_PIN, pass --pin-file FILE, or run on a terminal");
+                      "set HSM_MIGRATE_PIN or HSM_MIGRATE_PIN_COMMAND, pass --pin-file FILE or --pin-command CMD, "
+                      "or run on a terminal");
 }
 
 Result<api::DomainSecret> domain_secret(const std::string& domain_file, const std::string& ped_key,

@@ -82,12 +82,10 @@ for f in "$src"/man/*.[1-8]; do
   name=$(basename "$f")
   [ -f "$prefix/share/man/man${name##*.}/$name.gz" ] || fail "man page $name not installed"
 done
-if [ -f "$src/tool/dist/completions/hsm-migrate.bash" ]; then
-  [ -f "$prefix/share/bash-completion/completions/hsm-migrate" ] || fail "bash completion not installed"
-fi
-if [ -f "$src/tool/dist/completions/_hsm-migrate" ]; then
-  [ -f "$prefix/share/zsh/vendor-completions/_hsm-migrate" ] || fail "zsh completion not installed"
-fi
+# The completions, generated from the command table at build time.
+grep -q "complete -F _hsm_migrate hsm-migrate" "$prefix/share/bash-completion/completions/hsm-migrate" ||
+  fail "bash completion not installed"
+grep -q "^#compdef hsm-migrate" "$prefix/share/zsh/vendor-completions/_hsm-migrate" || fail "zsh completion not installed"
 unit=$prefix/lib/systemd/system/hsm-migrate-plan@.service
 grep -qx "ExecStart=$bin plan run %i" "$unit" || fail "$unit does not run $bin: $(grep ExecStart= "$unit")"
 # Installed files only: nothing of the build tree (tests, benchmarks, the

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "tool/clone_ops.hpp"
+#include "tool/progress.hpp"
 #include "tool/commands/clone_report.hpp"
 #include "tool/context.hpp"
 
@@ -61,16 +62,22 @@ Status refusal_status(const api::Verdict& v) {
 
 Status check(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("check");
-  desc.add_options()("object", po::value<std::string>(), "a label, #handle, id:HEX, or all");
+  desc.add_options()("objects", po::value<std::string>(), "judge these objects too: a label, #handle, id:HEX, or all")(
+      "object", po::value<std::string>(), "the old spelling of --objects (kept as an alias)");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source", "target"}));
+  // One name per idea across commands: --objects, as clone and backup say.
+  if (vm.count("object") && vm.count("objects")) return Error::usage("--object is --objects: give it once");
+  if (vm.count("object")) {
+    vm.insert({"objects", vm["object"]});
+  }
   // The pair alone needs no PIN; judging objects lists both partitions'
   // private objects, which needs the login (as in PKCS#11).
-  HSM_TRY_ASSIGN(Pair p, open_pair(ctx, vm, vm.count("object") > 0));
+  HSM_TRY_ASSIGN(Pair p, open_pair(ctx, vm, vm.count("objects") > 0));
   std::vector<api::ObjectDesc> objects;
-  if (vm.count("object")) {
-    HSM_TRY_ASSIGN(objects, p.src->find_objects(vm["object"].as<std::string>()));
+  if (vm.count("objects")) {
+    HSM_TRY_ASSIGN(objects, p.src->find_objects(vm["objects"].as<std::string>()));
     if (objects.empty())
-      return Error::usage("no object matches \"" + vm["object"].as<std::string>() + "\" in " +
+      return Error::usage("no object matches \"" + vm["objects"].as<std::string>() + "\" in " +
                           p.src_ep.address());
   }
   // Rule C1 (the backend's) counts only objects that would be created: the
@@ -83,7 +90,7 @@ Status check(Context& ctx, const std::vector<std::string>& args) {
   doc["target"] = p.dst_ep.address();
   doc["batch_limit"] = ev.batch_limit;
   std::size_t refused = 0, present = 0;
-  if (vm.count("object")) {
+  if (vm.count("objects")) {
     json objs = json::array();
     for (std::size_t i = 0; i < objects.size(); ++i) {
       json o = object_verdict(objects[i], ev.objects[i]);
@@ -134,7 +141,10 @@ Status clone(Context& ctx, const std::vector<std::string>& args) {
   HSM_TRY_ASSIGN(req.target, parse_address(vm["target"].as<std::string>()));
   req.selector = vm["objects"].as<std::string>();
   req.dry_run = vm.count("dry-run") > 0;
+  Progress bar(std::cerr, ProgressOptions::for_stderr(ctx.opts.quiet || ctx.opts.json));
+  req.progress = bar.callback();
   HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx, req));
+  bar.clear();  // the report starts on its own line
   const json& doc = out.doc;
   ctx.emit(doc, [&](std::ostream& os) { print_clone_report(os, doc, req.dry_run); });
   if (out.refused)
@@ -145,7 +155,7 @@ Status clone(Context& ctx, const std::vector<std::string>& args) {
 }  // namespace
 
 void add_clone_commands(std::vector<Command>& out) {
-  out.push_back({"check", "check SRC DST [--object SELECTOR]", check});
+  out.push_back({"check", "check SRC DST [--objects SELECTOR]", check});
   out.push_back({"clone", "clone SRC DST [--objects SELECTOR] [--dry-run] [--wait S]", clone});
 }
 

@@ -104,7 +104,13 @@ Status check(Context& ctx, const std::vector<std::string>& args) {
   ctx.emit({{"group", to_json(r)}}, [&](std::ostream& os) {
     print_group(os, r.group);
     for (const auto& v : r.verdicts) os << "  " << verdict_line(v) << "\n";
-    if (r.verdicts.empty()) os << "  ok: no rule refuses the group\n";
+    if (r.verdicts.empty()) os << "  no rule refuses the group\n";
+    for (const auto& s : r.sync) {
+      os << "  " << s.address.device << "/" << s.address.partition << ": "
+         << (s.in_sync() ? "in sync" : "needs sync");
+      if (!s.in_sync()) os << " (" << s.missing << " of the primary's object(s) missing, " << s.extra << " not on the primary)";
+      os << "\n";
+    }
   });
   if (r.allowed()) return {};
   // Every refusal was listed; with --json the document holds them. One line

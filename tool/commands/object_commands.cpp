@@ -70,9 +70,10 @@ Status list(Context& ctx, const std::vector<std::string>& args) {
   std::ostream& os = std::cout;
   std::uint64_t n = 0;
   if (ctx.opts.json) {
-    os << "{\n  \"partition\": " << json(vm["address"].as<std::string>()).dump() << ",\n  \"objects\": [";
+    os << "{\n  \"ok\": true,\n  \"schema_version\": " << kJsonSchemaVersion
+       << ",\n  \"partition\": " << json(vm["address"].as<std::string>()).dump() << ",\n  \"objects\": [";
     HSM_TRY(part->for_each_object([&](const api::ObjectDesc& o) {
-      os << (n++ ? ",\n    " : "\n    ") << to_json(o).dump();
+      os << (n++ ? ",\n    " : "\n    ") << to_json(o).dump(-1, ' ', false, json::error_handler_t::replace);
       return true;
     }));
     os << (n ? "\n  ]" : "]") << ",\n  \"count\": " << n << "\n}\n";

@@ -117,3 +117,30 @@ TEST_F(HaGroup, PrimaryThatCannotCloneToAMemberIsRefusedH8) {
 
 }  // namespace
 }  // namespace hsm::e2e
+
+namespace hsm::e2e {
+namespace {
+
+// Issue 11 §5: `hagroup check` says which members are out of sync with the
+// primary ("needs sync", as lunacm shows it) instead of "ok".
+TEST_F(HaGroup, CheckReportsMembersThatNeedSync) {
+  device("a", "luna7", "7.8.0");
+  device("b", "luna7", "7.8.0");
+  ok({"key", "generate", "a/p", "--type", "aes-256", "--count", "3"});
+  ok({"hagroup", "create", "prod", "--primary", "a/p"});
+  ok({"hagroup", "add", "prod", "b/p"});
+  auto j = ok({"hagroup", "check", "prod", "--json"}).json();
+  ASSERT_EQ(j["group"]["sync"].size(), 1u);
+  EXPECT_EQ(j["group"]["sync"][0]["status"], "needs sync");
+  EXPECT_EQ(j["group"]["sync"][0]["missing"], 3);
+  EXPECT_FALSE(j["group"]["in_sync"].get<bool>());
+  auto t = ok({"hagroup", "check", "prod"});
+  EXPECT_NE(t.out.find("b/p: needs sync (3 of the primary's object(s) missing"), std::string::npos) << t.out;
+  ok({"clone", "a/p", "b/p"});
+  auto after = ok({"hagroup", "check", "prod", "--json"}).json();
+  EXPECT_EQ(after["group"]["sync"][0]["status"], "in sync");
+  EXPECT_TRUE(after["group"]["in_sync"].get<bool>());
+}
+
+}  // namespace
+}  // namespace hsm::e2e

@@ -1,0 +1,164 @@
+// The operator's side (issue 11): help for every command from its own option
+// table, no abbreviated options, one name per idea, completions generated
+// from the same table, version, a PIN from a command, JSON documents that say
+// "ok" and their schema, and recurring plans that cron runs with no flag.
+#include <sys/stat.h>
+
+#include <sstream>
+
+#include "harness.hpp"
+
+namespace hsm::e2e {
+namespace {
+
+class Operator : public Cli {
+ protected:
+  void make_partition() {
+    ok({"device", "create", "hsm-a", "--kind", "luna7", "--firmware", "7.8.0"});
+    ok({"partition", "create", "hsm-a/p1"});
+  }
+  int shell(const std::string& script) {
+    const fs::path f = dir_ / "script.sh";
+    std::ofstream(f) << script;
+    return std::system(("bash '" + f.string() + "' > '" + (dir_ / "shell.out").string() + "' 2>&1").c_str());
+  }
+};
+
+TEST_F(Operator, HelpListsEveryOptionWithASentenceForEveryCommand) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"help", "backup"}, {"backup", "--help"}}) {
+    auto r = ok(args);
+    for (const char* opt : {"--archive", "--force", "--objects", "--wait", "--to", "--dry-run", "--replace"})
+      EXPECT_NE(r.out.find(opt), std::string::npos) << opt << " in\n" << r.out;
+    EXPECT_NE(r.out.find("usage: hsm-migrate backup SRC"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("wait up to SECONDS"), std::string::npos) << "each option has its sentence";
+  }
+  // A group: `device --help` lists the device commands (it was an error).
+  auto g = ok({"device", "--help"});
+  EXPECT_NE(g.out.find("device create"), std::string::npos) << g.out;
+  EXPECT_NE(g.out.find("device upgrade"), std::string::npos) << g.out;
+  EXPECT_EQ(run({"device"}).rc, kUsage);
+  // Every command answers --help without a fleet or a PIN.
+  env_["HSM_MIGRATE_PIN"] = "";
+  auto all = ok({"help"}).out;
+  for (const char* c : {"partition reset-pin --help", "verify --help", "prune --help", "plan run --help",
+                        "key generate --help", "check --help"}) {
+    std::vector<std::string> words;
+    std::istringstream in(c);
+    for (std::string w; in >> w;) words.push_back(w);
+    auto r = run(words);
+    EXPECT_EQ(r.rc, kOk) << c << ": " << r.err;
+    EXPECT_NE(r.out.find("usage: hsm-migrate"), std::string::npos) << c;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "fleet")) << "help creates nothing";
+  for (const std::vector<std::string>& v : {std::vector<std::string>{"-V"}, {"--version"}, {"version"}}) {
+    auto r = ok(v);
+    EXPECT_NE(r.out.find("hsm-migrate 0.2.0"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(Operator, OptionsAreNeverAbbreviatedAndObjectsIsOneName) {
+  make_partition();
+  ok({"key", "generate", "hsm-a/p1", "--type", "aes-256", "--label", "k"});
+  const fs::path a = dir_ / "a.hsmar";
+  ok({"backup", "hsm-a/p1", "--archive", a.string()});
+  // --fo was taken as --force, --rep as --replace.
+  auto fo = run({"backup", "hsm-a/p1", "--archive", a.string(), "--fo"});
+  EXPECT_EQ(fo.rc, kUsage) << fo.err;
+  EXPECT_NE(fo.err.find("--fo"), std::string::npos) << fo.err;
+  ok({"partition", "create", "hsm-a/p2"});
+  auto rep = run({"restore", a.string(), "--to", "hsm-a/p2", "--rep"});
+  EXPECT_EQ(rep.rc, kUsage) << rep.err;
+  // check --objects (as clone and backup say), --object kept as an alias.
+  ok({"device", "create", "hsm-b", "--kind", "luna7", "--firmware", "7.8.0"});
+  ok({"partition", "create", "hsm-b/p1"});
+  auto j = ok({"check", "hsm-a/p1", "hsm-b/p1", "--objects", "all", "--json"}).json();
+  EXPECT_EQ(j["objects"].size(), 1u);
+  auto old = ok({"check", "hsm-a/p1", "hsm-b/p1", "--object", "k", "--json"}).json();
+  EXPECT_EQ(old["objects"].size(), 1u);
+}
+
+TEST_F(Operator, CompletionsComeFromTheCommandTableAndWork) {
+  auto b = ok({"completions", "bash"});
+  EXPECT_NE(b.out.find("--trusted-root"), std::string::npos);
+  EXPECT_NE(b.out.find("\"partition domain\") next="), std::string::npos) << b.out.substr(0, 400);
+  // Valid bash, and it completes: `hsm-migrate ba<TAB>` -> backup.
+  std::ofstream(dir_ / "c.bash") << b.out;
+  const std::string script = "source '" + (dir_ / "c.bash").string() +
+                             "'\nCOMP_WORDS=(hsm-migrate ba); COMP_CWORD=1; _hsm_migrate; echo \"${COMPREPLY[@]}\"\n"
+                             "COMP_WORDS=(hsm-migrate backup hsm-a/p1 --arc); COMP_CWORD=3; _hsm_migrate; echo \"${COMPREPLY[@]}\"\n"
+                             "COMP_WORDS=(hsm-migrate partition domain ''); COMP_CWORD=3; _hsm_migrate; echo \"${COMPREPLY[@]}\"\n";
+  ASSERT_EQ(shell(script), 0) << slurp(dir_ / "shell.out");
+  const std::string out = slurp(dir_ / "shell.out");
+  EXPECT_NE(out.find("backup"), std::string::npos) << out;
+  EXPECT_NE(out.find("--archive"), std::string::npos) << out;
+  EXPECT_NE(out.find("add delete label list"), std::string::npos) << out;
+  auto z = ok({"completions", "zsh"});
+  EXPECT_EQ(z.out.rfind("#compdef hsm-migrate", 0), 0u);
+  std::ofstream(dir_ / "_hsm-migrate") << z.out;
+  ASSERT_EQ(std::system(("zsh -n '" + (dir_ / "_hsm-migrate").string() + "'").c_str()), 0) << "zsh parses it";
+  EXPECT_EQ(run({"completions", "fish"}).rc, kUsage);
+}
+
+TEST_F(Operator, APinFromACommandAndJsonDocumentsSayOkAndTheirSchema) {
+  make_partition();
+  env_["HSM_MIGRATE_PIN"] = "";
+  auto k = ok({"--pin-command", "printf 'e2e-partition-pin\\n'", "key", "generate", "hsm-a/p1", "--type",
+               "aes-256", "--json"})
+               .json();
+  EXPECT_EQ(k["ok"], true);
+  EXPECT_EQ(k["schema_version"], 1);
+  env_["HSM_MIGRATE_PIN_COMMAND"] = "echo \"$HSM_MIGRATE_PIN_FOR\" >&2; echo e2e-partition-pin";
+  auto l = ok({"object", "list", "hsm-a/p1", "--json"});
+  EXPECT_EQ(l.json()["ok"], true);
+  EXPECT_EQ(l.json()["schema_version"], 1);
+  EXPECT_NE(l.err.find("hsm-a/p1"), std::string::npos) << "the command is told which partition";
+  env_["HSM_MIGRATE_PIN_COMMAND"] = "exit 3";
+  auto bad = run({"object", "list", "hsm-a/p1"});
+  EXPECT_EQ(bad.rc, kUsage) << bad.err;
+  EXPECT_NE(bad.err.find("command failed (exit 3)"), std::string::npos) << bad.err;
+  auto e = run({"object", "list", "nope/p1", "--json"});
+  EXPECT_EQ(e.json()["ok"], false);
+  EXPECT_EQ(e.json()["schema_version"], 1);
+}
+
+// Issue 11 §1: a recurring plan needs no flag. Each run starts a new one, and
+// a night a crash interrupted is finished first, then tonight's run starts;
+// a one-shot plan run again still says it already finished.
+TEST_F(Operator, ARecurringPlanRunsEveryNightAndFinishesAnInterruptedOne) {
+  const fs::path p = dir_ / "nightly.toml";
+  std::ofstream(p) << "[plan]\nname = \"n\"\nrecurring = true\n"
+                      "[[device]]\nname = \"prod\"\nemulated = true\nkind = \"luna7\"\nfirmware = \"7.8.0\"\n"
+                      "[[device.partition]]\nname = \"app\"\ndomain = \"corp\"\n"
+                      "[[device.partition.keys]]\ntype = \"aes-256\"\ncount = 2\n"
+                      "[[step]]\naction = \"backup\"\nfrom = \"prod/app\"\narchive = \"b/app-%Y%m%d-%H%M%S.hsmar\"\n";
+  auto count_archives = [&] {
+    std::size_t n = 0;
+    if (fs::exists(dir_ / "fleet" / "b"))
+      for (const auto& e : fs::directory_iterator(dir_ / "fleet" / "b")) n += e.path().extension() == ".hsmar";
+    return n;
+  };
+  ok({"plan", "run", p.string()});
+  ASSERT_EQ(count_archives(), 1u);
+  ::sleep(1);  // a new second: a new archive name
+  ok({"plan", "run", p.string()});
+  EXPECT_EQ(count_archives(), 2u);
+  // Killed mid-backup: the next run finishes that night, then runs its own.
+  ::sleep(1);
+  env_["HSM_MIGRATE_CRASH_POINT"] = "backup-blob:1";
+  EXPECT_EQ(run({"plan", "run", p.string()}).rc, 128 + 9);
+  env_["HSM_MIGRATE_CRASH_POINT"] = "";
+  ::sleep(1);
+  auto r = ok({"plan", "run", p.string(), "--json"}).json();
+  EXPECT_TRUE(r.contains("resumed_run")) << r.dump();
+  EXPECT_EQ(count_archives(), 4u);
+  // A one-shot plan, as before.
+  const fs::path once = dir_ / "once.toml";
+  std::ofstream(once) << "[plan]\nname = \"once\"\n"
+                         "[[device]]\nname = \"x\"\nemulated = true\nkind = \"luna7\"\nfirmware = \"7.8.0\"\n";
+  ok({"plan", "run", once.string()});
+  auto again = ok({"plan", "run", once.string()});
+  EXPECT_NE(again.out.find("already finished"), std::string::npos) << again.out;
+}
+
+}  // namespace
+}  // namespace hsm::e2e
