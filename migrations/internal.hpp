@@ -12,6 +12,9 @@
 
 namespace hsm::plans::detail {
 
+// Every step action's name, comma-separated (for "expected one of ...").
+std::string action_names();
+
 // Key types as `key generate --type` takes them (kept in step with
 // crypto::parse_key_spec, which this library does not link).
 struct KeyShape {

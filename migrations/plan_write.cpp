@@ -113,7 +113,10 @@ void write_step(std::ostream& os, const Step& st) {
           os << "archive = " << q(s.archive) << "\nscratch = " << q(s.scratch.str()) << "\n";
         } else if constexpr (std::is_same_v<T, PruneStep>) {
           os << "dir = " << q(s.dir) << "\n";
-          if (s.keep_daily) os << "keep_daily = " << s.keep_daily << "\n";
+          // All three 0 is a plan the checker refuses (rule "plan"); written
+          // as keep_daily = 0 so the canonical form still parses to it.
+          const bool none = !s.keep_daily && !s.keep_weekly && !s.keep_monthly;
+          if (s.keep_daily || none) os << "keep_daily = " << s.keep_daily << "\n";
           if (s.keep_weekly) os << "keep_weekly = " << s.keep_weekly << "\n";
           if (s.keep_monthly) os << "keep_monthly = " << s.keep_monthly << "\n";
         }
@@ -127,6 +130,7 @@ std::string plan_to_toml(const Plan& p) {
   std::ostringstream os;
   os << "[plan]\nname = " << q(p.name) << "\n";
   if (!p.description.empty()) os << "description = " << q(p.description) << "\n";
+  if (p.recurring) os << "recurring = true\n";
   if (p.client_version_given) os << "client_version = " << q(p.client.version.str()) << "\n";
   if (p.cv_ha_ui_given) os << "lunacm_cv_ha_ui = " << (p.client.cv_ha_ui ? 1 : 0) << "\n";
 

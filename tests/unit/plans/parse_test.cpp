@@ -425,5 +425,27 @@ TEST(PlanParse, ReadsAFileWithItsName) {
   EXPECT_TRUE(has(r->source, "nightly-backup.toml"));
 }
 
+// Found by plan_parse_fuzz: a prune step whose keep counts are all 0 parses
+// (plan check refuses it with rule "plan"), and its canonical form must parse
+// back to the same step.
+TEST(PlanParse, PruneKeepingNothingSurvivesItsCanonicalForm) {
+  auto r = parse_plan_string(kHeader + "[[step]]\naction = \"prune\"\ndir = \"d\"\nkeep_daily = 0", "p.toml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const std::string text = plan_to_toml(r.value());
+  auto again = parse_plan_string(text, "again.toml");
+  ASSERT_TRUE(again.ok()) << again.error().message << "\n" << text;
+  EXPECT_EQ(plan_to_toml(again.value()), text);
+}
+
+// toml++ quotes the offending character raw; a message stays one line.
+TEST(PlanParse, ControlCharactersInASyntaxErrorAreEscaped) {
+  for (const std::string& text : {std::string("a = \"x\ny\""), std::string("a = \x1b[31m")}) {
+    auto r = parse_plan_string(text, "bad.toml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find('\x1b'), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace hsm::plans
