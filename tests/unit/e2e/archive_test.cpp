@@ -243,8 +243,11 @@ TEST_F(Archive, CorruptionIsRefusedAndNothingIsWritten) {
 // holding an RSA-1024 key restored into a FIPS partition used to delete the
 // partition's objects and commit a partial restore (exit 3, "3 deleted
 // first", 2 of 4 restored).
+// The source is a non-FIPS Luna 7.8 (named hsm-6 for backup()): a Luna 6
+// archive would be refused as a whole by P5/P8 (CPv1 into a FIPS 7.8
+// partition), and X4 is about refusals object by object.
 TEST_F(Archive, X4ReplaceWithARefusedObjectDeletesNothingAndWritesNothing) {
-  ok({"device", "create", "hsm-6", "--kind", "luna6", "--firmware", "6.10.9"});
+  ok({"device", "create", "hsm-6", "--kind", "luna7", "--firmware", "7.8.0"});
   ok({"partition", "create", "hsm-6/src"});
   ok({"key", "generate", "hsm-6/src", "--type", "aes-256", "--count", "2", "--label", "k"});
   ok({"key", "generate", "hsm-6/src", "--type", "rsa-1024", "--label", "weak"});

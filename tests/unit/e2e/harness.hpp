@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -28,6 +29,24 @@ struct CliRun {
   std::string err;
   nlohmann::json json() const { return nlohmann::json::parse(out); }
 };
+
+// Stress tests (kill points, concurrent trials) take every Nth case when
+// HSM_MIGRATE_TEST_STRIDE=N is set: CI's sanitizer run, where each case costs
+// about three times as much, sets 4; the plain run takes every case.
+inline std::size_t test_stride() {
+  const char* s = std::getenv("HSM_MIGRATE_TEST_STRIDE");
+  const long n = s ? std::strtol(s, nullptr, 10) : 1;
+  return n > 1 ? static_cast<std::size_t>(n) : 1;
+}
+
+// Every test_stride()-th element, the last one always kept.
+template <class T>
+std::vector<T> every_stride(const std::vector<T>& all) {
+  std::vector<T> out;
+  for (std::size_t i = 0; i < all.size(); ++i)
+    if (i % test_stride() == 0 || i + 1 == all.size()) out.push_back(all[i]);
+  return out;
+}
 
 inline std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
