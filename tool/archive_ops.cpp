@@ -309,6 +309,7 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   api::ArchiveBeginRequest breq;
   breq.archive_id = id;
   breq.format_version = formats::kFormatVersion;
+  breq.portable = req.portable;
   HSM_TRY_ASSIGN(api::ArchiveBegin begin, h.part->backup_begin(breq));
 
   formats::ArchiveHeader header;
@@ -355,6 +356,13 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
     return {};
   };
   HSM_TRY_ASSIGN(std::uint64_t blobs, h.part->backup_seal(req.selector, ad_for, sink));
+  // Objects the source left out, each with its rule (a token: T2, T3).
+  const std::vector<api::ArchiveObjectReport> left_out = h.part->backup_refused();
+  if (objects == 0 && !left_out.empty()) {
+    const api::Verdict& v = left_out.front().verdict;
+    return Error::refused(v.rule, v.code, "every selected object was refused, nothing was written; first: " + v.message,
+                          v.fix);
+  }
   if (objects == 0)
     return Error::usage("no object of " + req.source.device + "/" + req.source.partition + " matches \"" +
                         req.selector + "\": an empty archive is never written");
@@ -392,6 +400,10 @@ Result<ArchiveOutcome> run_backup(Context& ctx, const BackupRequest& req) {
   }
   if (!complete) out.doc["selector"] = req.selector;
   if (!out.notice.empty()) out.doc["lock_taken_over"] = out.notice;
+  json refused = json::array();
+  for (const auto& r : left_out) refused.push_back(object_json(r));
+  out.doc["refused"] = std::move(refused);
+  out.refused_or_failed = left_out.size();
   return out;
 }
 

@@ -44,6 +44,9 @@ struct BackupRequest {
   // Drawn by the caller (plan run journals it first); drawn here when unset.
   std::optional<std::array<std::uint8_t, 16>> archive_id;
   int wait_seconds = 0;            // wait for the partition lock (0: busy -> exit 5 at once)
+  // The portable form (plugins/pkcs11/portable-form.md), which PKCS#11
+  // tokens also open; a token writes it always.
+  bool portable = false;
   ArchiveProgress progress;
 };
 

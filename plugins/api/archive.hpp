@@ -22,6 +22,10 @@ using Digest32 = std::array<std::uint8_t, 32>;
 struct ArchiveBeginRequest {
   ArchiveId archive_id{};
   std::uint32_t format_version = 2;
+  // The portable form (plugins/pkcs11/portable-form.md), which PKCS#11
+  // tokens and emulated Luna partitions both open: an emulated Luna writes it
+  // only when asked (`backup --portable`); a token always writes it.
+  bool portable = false;
 };
 struct ArchiveBegin {
   Endpoint source;                  // device and partition, for the header

@@ -1,4 +1,4 @@
-// The plugin interface (ABI version 2).
+// The plugin interface (ABI version 3).
 //
 // Each module in the plugin folder exports two symbols:
 //   hsm_migrate_abi_version  -- extern "C" const std::uint32_t, read first;
@@ -28,6 +28,14 @@
 //              plugins/api/archive.hpp. generate_keys returns a
 //              KeyGenResult (objects and notices such as K4). Partition
 //              reset_pin; ErrorKind::auth (a wrong or locked PIN).
+//   version 3: a second backend family, PKCS#11 tokens (issue 12), without
+//              a field per backend: DeviceKind::pkcs11; Protocol::kwp (the
+//              cross-family transport); Attributes (name/value pairs) on
+//              DeviceDesc and ObjectDesc for what a backend reports, and on
+//              DeviceCreateRequest as registration options (`device add`)
+//              with its credential; PartitionDesc::transport (KeyCapability,
+//              rule T3); ArchiveBeginRequest::portable; Partition::
+//              backup_refused (objects a backup left out, with the rule).
 #pragma once
 
 #include <cstdint>
@@ -45,7 +53,7 @@
 
 namespace hsm::api {
 
-inline constexpr std::uint32_t kAbiVersion = 2;
+inline constexpr std::uint32_t kAbiVersion = 3;
 inline constexpr const char* kAbiSymbol = "hsm_migrate_abi_version";
 inline constexpr const char* kBackendSymbol = "hsm_migrate_backend";
 
@@ -63,6 +71,13 @@ struct DeviceCreateRequest {
   // device's hardware origin key (HOK) certificate. Shared by all devices of
   // one --home; created on first use.
   std::filesystem::path factory_dir;
+  // Registering a device that exists outside hsm-migrate (`device add`, a
+  // PKCS#11 token): the options it is found by, as the backend names them
+  // (pkcs11: "module", "token" or "slot", "serial", "partition",
+  // "module-env"), and the credential to set it up with (a token's user
+  // PIN). The credential is never stored.
+  Attributes options;
+  SecretBytes credential;
 };
 
 struct PartitionCreateRequest {
@@ -193,6 +208,11 @@ class Partition {
   virtual Result<std::uint64_t> backup_seal(std::string_view selector, const ArchiveAdFor& ad_for,
                                             const ArchiveSink& sink) = 0;
   virtual Result<ArchiveSeal> backup_finish(const ArchiveFinish& finish) = 0;
+  // The objects the last backup_seal left out, each with its refusal (a
+  // PKCS#11 token: T2, a non-extractable key never leaves; T3, a key kind it
+  // cannot wrap), judged from their attributes before anything was wrapped.
+  // An emulated Luna archives every selected object: empty.
+  virtual std::vector<ArchiveObjectReport> backup_refused() const { return {}; }
   // Target side: recognises the archive's domain (S1 refusal when it holds
   // none; integrity when the crypto fails), unwraps the master key and (v2)
   // checks the archive MAC; then opens and checks every blob (rules as for a
@@ -224,7 +244,7 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  virtual std::string_view kind() const = 0;     // "luna6", "luna7", "cloud", "backup-g5"
+  virtual std::string_view kind() const = 0;     // "luna6", "luna7", "cloud", "backup-g5", "pkcs11"
   virtual std::string_view version() const = 0;  // the module's own version
   virtual std::string_view summary() const = 0;  // one line for `plugins`
 

@@ -9,17 +9,20 @@ namespace {
 template <class E, std::size_t N>
 using Names = std::array<std::pair<E, std::string_view>, N>;
 
-constexpr Names<DeviceKind, 4> kDeviceKinds{{{DeviceKind::luna6, "luna6"},
+constexpr Names<DeviceKind, 5> kDeviceKinds{{{DeviceKind::luna6, "luna6"},
                                              {DeviceKind::luna7, "luna7"},
                                              {DeviceKind::cloud, "cloud"},
-                                             {DeviceKind::backup_g5, "backup-g5"}}};
+                                             {DeviceKind::backup_g5, "backup-g5"},
+                                             {DeviceKind::pkcs11, "pkcs11"}}};
 constexpr Names<FmState, 2> kFm{{{FmState::never, "never"}, {FmState::enabled, "enabled"}}};
 constexpr Names<PartitionType, 2> kPartTypes{
     {{PartitionType::v0, "v0"}, {PartitionType::v1, "v1"}}};
 constexpr Names<AuthKind, 2> kAuth{{{AuthKind::password, "password"}, {AuthKind::mfa, "mfa"}}};
 constexpr Names<DomainKind, 2> kDomainKinds{{{DomainKind::text, "text"}, {DomainKind::ped, "ped"}}};
-constexpr Names<Protocol, 3> kProtocols{
-    {{Protocol::cpv1, "CPv1"}, {Protocol::cpv3, "CPv3"}, {Protocol::cpv4, "CPv4"}}};
+constexpr Names<Protocol, 4> kProtocols{{{Protocol::cpv1, "CPv1"},
+                                         {Protocol::cpv3, "CPv3"},
+                                         {Protocol::cpv4, "CPv4"},
+                                         {Protocol::kwp, "KWP"}}};
 constexpr Names<ObjectClass, 5> kClasses{{{ObjectClass::secret_key, "secret-key"},
                                           {ObjectClass::private_key, "private-key"},
                                           {ObjectClass::public_key, "public-key"},

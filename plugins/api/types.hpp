@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "plugins/api/version.hpp"
@@ -21,12 +22,16 @@ namespace hsm::api {
 
 using Bytes = std::vector<std::uint8_t>;
 
-enum class DeviceKind { luna6, luna7, cloud, backup_g5 };
+enum class DeviceKind { luna6, luna7, cloud, backup_g5, pkcs11 };
 enum class FmState { never, enabled };  // S2: enabling is one-way
 enum class PartitionType { v0, v1 };
 enum class AuthKind { password, mfa };
 enum class DomainKind { text, ped };
-enum class Protocol { cpv1, cpv3, cpv4 };
+// kwp: hsm-migrate's cross-family transport between an emulated Luna and a
+// PKCS#11 token, or two tokens, of one cloning domain (RFC 5649 key wrap
+// under the domain key, records sealed by AES-GCM: the portable form,
+// plugins/pkcs11/portable-form.md).
+enum class Protocol { cpv1, cpv3, cpv4, kwp };
 enum class ObjectClass { secret_key, private_key, public_key, data, certificate };
 enum class KeyType { aes, des3, rsa, ec, ed25519, generic };
 enum class KeygenMechanism { none, pkcs, x9_31, fips186_3 };  // K3/K4
@@ -67,6 +72,24 @@ inline constexpr int part_allow_non_fips = 43;       // X2
 inline constexpr int part_domain_management = 44;    // D1
 }  // namespace policy
 
+// What a backend reports beyond the fields of a description, and the options
+// a device was registered with, as ordered name/value pairs (style: ccache's
+// remote storage attributes): the interface grows no field per backend. A
+// pkcs11 device: "module", "token", "serial", "manufacturer", "model",
+// "mechanism CKM_AES_KEY_WRAP_PAD", ...; a token object: "CKA_SIGN" = "true".
+// Never a secret.
+using Attributes = std::vector<std::pair<std::string, std::string>>;
+
+// A key kind a partition can move in and out by key wrap, as the device
+// itself found it by trying (rule T3): a key type, its size range in bits
+// and, for EC and Edwards keys, the curves by name ("P-256", "Ed25519").
+struct KeyCapability {
+  KeyType type = KeyType::aes;
+  int min_bits = 0;
+  int max_bits = 0;
+  std::vector<std::string> curves;
+};
+
 struct DomainDesc {
   std::string label;        // "" = unlabelled (D2)
   DomainKind kind = DomainKind::text;
@@ -82,6 +105,7 @@ struct DeviceDesc {
   std::map<int, int> hsm_policies;
   std::int64_t clock_offset_s = 0;  // emulated skew against host time (U3)
   bool safexcel = false;            // H6: Luna 6 SafeXcel 1746 co-processor enabled
+  Attributes attributes;            // backend facts (pkcs11: module, token, mechanisms...)
 };
 
 struct PartitionDesc {
@@ -100,6 +124,11 @@ struct PartitionDesc {
   // only objects that would be created, so one whose fingerprint is here
   // takes no room.
   std::set<std::string> held_fingerprints;
+  // A PKCS#11 token (DeviceKind::pkcs11): the key kinds it can wrap out and
+  // unwrap in (rule T3), found by trying when the token was registered.
+  // Empty for Luna partitions (their kind's rules say, K1/K2); for a token
+  // target, empty means it can take none.
+  std::vector<KeyCapability> transport;
 };
 
 // A partition on a device: what the rules take for a source or a target.
@@ -129,6 +158,10 @@ struct ObjectDesc {
   std::vector<Protocol> travelled;                 // S3: protocols it came in by
   std::string fingerprint;                         // hex content fingerprint (dedup)
   std::string pair_id;  // objects of one key pair share it (private+public)
+  // Further attributes as the backend reports them, by PKCS#11 name (a
+  // token object's usage flags, CKA_LOCAL, CKA_NEVER_EXTRACTABLE, ...);
+  // empty for emulated Luna objects, whose model keeps none.
+  Attributes attributes;
 };
 
 struct ClientDesc {

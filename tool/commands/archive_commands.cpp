@@ -103,10 +103,13 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
       "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
       "dry-run", "with --to: judge every object, copy nothing")(
       "add", "with --to: add to what the Backup HSM partition holds (default)")(
-      "replace", "with --to: delete what the Backup HSM partition holds first (X5)");
+      "replace", "with --to: delete what the Backup HSM partition holds first (X5)")(
+      "portable", "the portable form, which PKCS#11 tokens also restore (only as guess-resistant as the "
+                  "domain's own stretch: no per-archive Argon2id)");
   add_repo_options(desc);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"source"}));
   if (!vm.count("source")) return Error::usage("backup needs a source DEV/PART");
+  if (vm.count("portable") && vm.count("to")) return Error::usage("--portable goes with --archive");
   if (vm.count("to")) return backup_to_hsm(ctx, vm);
   for (const char* o : {"dry-run", "add", "replace"})
     if (vm.count(o))
@@ -120,6 +123,7 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
   req.force = vm.count("force") > 0;
   req.selector = vm["objects"].as<std::string>();
   req.wait_seconds = wait_of(vm);
+  req.portable = vm.count("portable") > 0;
   req.progress = progress_for(ctx);
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx, req));
   say_notice(ctx, out.notice);
@@ -138,7 +142,17 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
            << u["retention"]["mode"].get<std::string>() << ")";
       os << "\n";
     }
+    print_objects(os, out.doc["refused"], "not archived");
   });
+  if (out.refused_or_failed) {  // archived the others; exit 3 names the first refusal
+    if (ctx.opts.json) return Error{api::ErrorKind::refused, "", "", "", ""};
+    const json& first = out.doc["refused"][0];
+    return Error::refused(first["rule"].get<std::string>(), first["code"].get<std::string>(),
+                          std::to_string(out.refused_or_failed) + " object(s) not archived; first: #" +
+                              std::to_string(first["handle"].get<std::uint64_t>()) + " " +
+                              first["message"].get<std::string>(),
+                          first.value("fix", ""));
+  }
   return {};
 }
 
@@ -324,7 +338,7 @@ Status drill(Context& ctx, const std::vector<std::string>& args) {
 
 void add_archive_commands(std::vector<Command>& out) {
   out.push_back({"backup",
-                 "backup SRC (--archive PATH [--force] | --to BACKUPDEV/PART [--add|--replace] [--dry-run]) [--objects SEL] [--wait S]",
+                 "backup SRC (--archive PATH [--force] [--portable] | --to BACKUPDEV/PART [--add|--replace] [--dry-run]) [--objects SEL] [--wait S]",
                  backup});
   out.push_back({"restore",
                  "restore (ARCHIVE | BACKUPDEV/PART) --to DST [--add|--replace] [--objects SEL] [--dry-run] [--trusted-root FILE]... [--wait S]",

@@ -1,8 +1,10 @@
-// device create | list | show | upgrade | enable-fm | clock | policy
+// device create | add | list | show | upgrade | enable-fm | clock | policy
 #include <iomanip>
 #include <iostream>
 
 #include "tool/context.hpp"
+#include "tool/display.hpp"
+#include "tool/secrets.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -49,6 +51,43 @@ Status create(Context& ctx, const std::vector<std::string>& args) {
   return {};
 }
 
+// Registers a device that exists outside hsm-migrate (a PKCS#11 token): the
+// options go to the kind's backend as they are, which finds the device,
+// checks it and keeps what it needs in the device's folder (never the PIN).
+Status add(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("device add");
+  desc.add_options()("kind", po::value<std::string>()->required(), "pkcs11")(
+      "module", po::value<std::string>(), "the PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so)")(
+      "token", po::value<std::string>(), "the token's label")(
+      "slot", po::value<std::string>(), "the token in this slot now (it is recorded by label and serial)")(
+      "serial", po::value<std::string>(), "the token's serial, when labels repeat")(
+      "partition", po::value<std::string>(), "the partition's name (default: the token label)")(
+      "module-env", po::value<std::vector<std::string>>()->composing(),
+      "NAME=VALUE the module reads when loaded (e.g. SOFTHSM2_CONF=FILE); repeatable")(
+      "identity-key", po::value<std::string>(), "ed25519|p256: the identity key to make (default: the first that works)");
+  HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"name"}));
+  const std::string name = vm["name"].as<std::string>();
+  HSM_TRY(check_device_name(name));
+  api::DeviceCreateRequest req;
+  for (const char* o : {"module", "token", "slot", "serial", "partition", "identity-key"})
+    if (vm.count(o)) req.options.emplace_back(o, vm[o].as<std::string>());
+  if (vm.count("module-env"))
+    for (const auto& e : vm["module-env"].as<std::vector<std::string>>()) req.options.emplace_back("module-env", e);
+  const std::string what = vm.count("token") ? name + " (token " + vm["token"].as<std::string>() + ")" : name;
+  HSM_TRY_ASSIGN(req.credential, partition_pin(ctx.opts.pin_file, what));
+  HSM_TRY_ASSIGN(auto dev, ctx.fleet->create(name, vm["kind"].as<std::string>(), req));
+  HSM_TRY_ASSIGN(api::DeviceDesc d, dev->describe());
+  HSM_TRY_ASSIGN(auto parts, dev->partition_names());
+  json j = to_json(d);
+  j["partitions"] = parts;
+  ctx.emit({{"registered", j}}, [&](std::ostream& os) {
+    os << "registered ";
+    print_device(os, d);
+    for (const auto& p : parts) os << "  partition " << d.name << "/" << p << "\n";
+  });
+  return {};
+}
+
 Status list(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("device list");
   HSM_TRY(parse_options(args, desc, {}));
@@ -91,11 +130,19 @@ Status show(Context& ctx, const std::vector<std::string>& args) {
   }
   json j = to_json(d);
   j["partitions"] = parts;
+  // What the backend reports beyond the common fields (a PKCS#11 token: the
+  // module's and token's own words, mechanisms with key-size ranges).
+  json attrs = json::object();
+  for (const auto& [k, v] : d.attributes) attrs[json_safe(k)] = json_safe(v);
+  if (!d.attributes.empty()) j["attributes"] = attrs;
   ctx.emit(j, [&](std::ostream& os) {
     print_device(os, d);
-    os << "  HSM policies:";
-    for (auto [k, v] : d.hsm_policies) os << " " << k << "=" << v;
-    os << "\n";
+    if (d.kind != api::DeviceKind::pkcs11 || !d.hsm_policies.empty()) {
+      os << "  HSM policies:";
+      for (auto [k, v] : d.hsm_policies) os << " " << k << "=" << v;
+      os << "\n";
+    }
+    for (const auto& [k, v] : d.attributes) os << "  " << escaped(k) << ": " << escaped(v) << "\n";
     for (const auto& p : descs)
       os << "  partition " << p.name << ": " << api::to_string(p.type) << ", "
          << api::to_string(p.auth) << (p.fips ? ", FIPS" : ", non-FIPS") << ", "
@@ -171,6 +218,10 @@ Status policy(Context& ctx, const std::vector<std::string>& args) {
 
 void add_device_commands(std::vector<Command>& out) {
   out.push_back({"device create", "device create NAME --kind K [--firmware V] [--fm never|enabled]", create});
+  out.push_back({"device add",
+                 "device add NAME --kind pkcs11 --module PATH (--token LABEL | --slot N) [--serial S] "
+                 "[--partition P] [--module-env NAME=VALUE]... [--identity-key ed25519|p256]",
+                 add});
   out.push_back({"device list", "device list", list});
   out.push_back({"device show", "device show NAME", show});
   out.push_back({"device upgrade", "device upgrade NAME --firmware V", upgrade});

@@ -32,6 +32,18 @@ void print_partition(std::ostream& os, const api::Endpoint& ep) {
   for (const auto& d : p.domains)
     os << "    " << (d.label.empty() ? "(unlabelled)" : d.label) << " [" << api::to_string(d.kind)
        << "]" << (d.primary ? " primary" : "") << " " << d.fingerprint.substr(0, 16) << "\n";
+  if (!p.transport.empty()) {  // a PKCS#11 token: what it was found to move (T3)
+    os << "  key transport:";
+    for (const auto& c : p.transport) {
+      os << " " << api::to_string(c.type);
+      if (!c.curves.empty())
+        for (std::size_t i = 0; i < c.curves.size(); ++i) os << (i ? "/" : " ") << c.curves[i];
+      else
+        os << " " << c.min_bits << "-" << c.max_bits;
+      os << ";";
+    }
+    os << "\n";
+  }
   if (!p.suites_available.empty()) {
     os << "  CPv4 suites:";
     for (const auto& s : p.suites_available) {
@@ -46,6 +58,13 @@ Status show_after(Context& ctx, api::Partition& part, const char* what) {
   HSM_TRY_ASSIGN(api::Endpoint ep, part.describe());
   json j = to_json(ep.partition);
   j["device"] = ep.device.name;
+  if (!ep.partition.transport.empty()) {
+    json t = json::array();
+    for (const auto& c : ep.partition.transport)
+      t.push_back({{"type", api::to_string(c.type)}, {"min_bits", c.min_bits}, {"max_bits", c.max_bits},
+                   {"curves", c.curves}});
+    j["transport"] = t;
+  }
   ctx.emit({{what, j}}, [&](std::ostream& os) { print_partition(os, ep); });
   return {};
 }

@@ -588,6 +588,7 @@ int twc_bits_for(Protocol p) {
     case Protocol::cpv3:
       return 4096;
     case Protocol::cpv4:
+    case Protocol::kwp:  // not a CP protocol (the portable form, no TWC)
       return 0;
   }
   return 0;

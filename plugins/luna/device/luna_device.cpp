@@ -329,6 +329,7 @@ api::Backend& backend_for(api::DeviceKind kind) {
     case api::DeviceKind::luna7: return luna7;
     case api::DeviceKind::cloud: return cloud;
     case api::DeviceKind::backup_g5: return backup;
+    case api::DeviceKind::pkcs11: break;  // not a Luna kind (plugins/pkcs11)
   }
   return luna7;
 }

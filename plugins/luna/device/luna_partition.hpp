@@ -10,6 +10,7 @@
 #include "plugins/luna/cloning/protocol.hpp"
 #include "plugins/luna/crypto/crypto.hpp"
 #include "plugins/luna/device/device_core.hpp"
+#include "plugins/luna/device/portable_archive.hpp"
 
 namespace hsm::luna {
 
@@ -96,6 +97,24 @@ class LunaPartition final : public api::Partition {
   std::optional<api::SecretBytes> archive_key_;
   std::optional<api::ArchiveId> archive_id_;  // the backup in progress
   std::optional<api::ArchiveSource> archive_source_;
+
+  // The portable form with PKCS#11 tokens (issue 12; portable_archive.cpp,
+  // portable_clone.cpp): a portable archive in progress (`backup
+  // --portable`, or the restore of a portable archive), and the KWP clone
+  // offer this partition made to a token.
+  api::Status backup_begin_portable(api::ArchiveBegin& b, const cloning::DomainKey& primary,
+                                    const api::ArchiveId& id);
+  api::Status restore_begin_portable(const api::ArchiveSource& source,
+                                     const std::vector<cloning::DomainKey>& domains);
+  api::Result<api::CloneOffer> clone_offer_kwp(const api::Endpoint& me);
+  api::Result<api::CloneOutResult> clone_out_kwp(const api::Endpoint& me, const api::CloneOffer& offer,
+                                                 const api::Endpoint& target,
+                                                 const std::vector<std::uint64_t>& handles,
+                                                 const api::ClientDesc& client);
+  api::Result<cloning::Opened> open_kwp(const std::vector<cloning::DomainKey>& domains,
+                                        const api::CloneMessages& messages, const api::Endpoint& source);
+  std::optional<portable::ArchiveState> portable_;
+  std::optional<portable::CloneTarget> kwp_offer_;
 };
 
 // Derives the 32-byte key of a domain: Argon2id for a text domain, HKDF for

@@ -70,11 +70,17 @@ Result<api::ArchiveBegin> LunaPartition::backup_begin(const api::ArchiveBeginReq
     return Error::refused("S1", "CKR_CERTIFICATE_INVALID",
                           b.source.address() + " has no primary cloning domain to bind an archive to",
                           "add a domain with `partition domain add " + b.source.address() + " --primary`");
-  HSM_TRY_ASSIGN(SecretBytes bound, archive_keys::bound_domain_key(primary->key, req.archive_id));
-  HSM_TRY_ASSIGN(b.domain_fingerprint, archive_keys::domain_tag_hex(bound));
-  archive_key_ = crypto::random_secret(32);
-  archive_id_ = req.archive_id;
-  HSM_TRY_ASSIGN(b.wrapped_master_key, archive_keys::wrap_v2(bound, req.archive_id, *archive_key_));
+  portable_.reset();
+  if (req.portable) {
+    // The portable form, on request (issue 12 §3; partition_portable.cpp).
+    HSM_TRY(backup_begin_portable(b, *primary, req.archive_id));
+  } else {
+    HSM_TRY_ASSIGN(SecretBytes bound, archive_keys::bound_domain_key(primary->key, req.archive_id));
+    HSM_TRY_ASSIGN(b.domain_fingerprint, archive_keys::domain_tag_hex(bound));
+    archive_key_ = crypto::random_secret(32);
+    archive_id_ = req.archive_id;
+    HSM_TRY_ASSIGN(b.wrapped_master_key, archive_keys::wrap_v2(bound, req.archive_id, *archive_key_));
+  }
   HSM_TRY_ASSIGN(Bytes hok, core_->get_cert("hok"));
   HSM_TRY_ASSIGN(Bytes root, core_->get_cert("root"));
   b.certificates = {std::move(hok), std::move(root)};
@@ -137,7 +143,12 @@ Result<std::uint64_t> LunaPartition::backup_seal(std::string_view selector, cons
       cloning::encode_flat(f, flat);
       archive_record::encode(c, flat, plain);
       f.desc.handle = h;
-      const Bytes sealed = crypto::aead_seal(*archive_key_, ad_for(h, kTypeObject), plain);
+      Bytes sealed;
+      if (portable_) {
+        HSM_TRY_ASSIGN(sealed, portable::seal_object(*portable_, f, h, ad_for(h, kTypeObject)));
+      } else {
+        sealed = crypto::aead_seal(*archive_key_, ad_for(h, kTypeObject), plain);
+      }
       HSM_TRY(sink(f.desc, kTypeObject, sealed));
     }
     ++count;
@@ -161,9 +172,14 @@ Result<api::ArchiveSeal> LunaPartition::backup_finish(const api::ArchiveFinish& 
   api::ArchiveSeal seal;
   HSM_TRY_ASSIGN(seal.signature,
                  crypto::sign(hok, Bytes(finish.archive_digest.begin(), finish.archive_digest.end())));
-  HSM_TRY_ASSIGN(seal.mac, archive_keys::archive_mac(*archive_key_, finish));
+  if (portable_) {
+    HSM_TRY_ASSIGN(seal.mac, portable::archive_mac(portable_->keys, finish));
+  } else {
+    HSM_TRY_ASSIGN(seal.mac, archive_keys::archive_mac(*archive_key_, finish));
+  }
   archive_key_.reset();  // the archive is complete: the AMK is zeroised
   archive_id_.reset();
+  portable_.reset();
   return seal;
 }
 
@@ -171,9 +187,13 @@ Status LunaPartition::restore_begin(const api::ArchiveSource& source) {
   HSM_TRY(require_login());
   archive_key_.reset();
   archive_source_.reset();
+  portable_.reset();
   if (source.format_version < 1 || source.format_version > 2)
     return Error::integrity("archive format " + std::to_string(source.format_version) + " is not one this device opens");
   HSM_TRY_ASSIGN(std::vector<cloning::DomainKey> domains, domain_keys());
+  // An archive in the portable form (a token's, or `backup --portable`).
+  if (source.format_version >= 2 && portable::is_portable(source.wrapped_master_key))
+    return restore_begin_portable(source, domains);
   // rule S1: only a partition of the archive's cloning domain opens it. An
   // archive this partition cannot open is an integrity failure (exit 4, as
   // for any archive that does not open), naming the rule. Format 2 names its
@@ -230,6 +250,8 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
     return Error::usage("restore_blobs without restore_begin", "call restore_begin first");
   const SecretBytes amk = std::move(*archive_key_);
   archive_key_.reset();
+  const std::optional<portable::ArchiveState> portable = std::move(portable_);  // the portable form
+  portable_.reset();
   const bool writes = opt.mode != api::ArchiveRestoreMode::open;
   const bool drill = opt.mode == api::ArchiveRestoreMode::drill;
   const bool replace = opt.mode == api::ArchiveRestoreMode::replace;
@@ -372,6 +394,11 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
       if (!their_smk) return Error::integrity(where + ": a SIM4 blob with no SKS master key before it");
       auto o = cloning::open_sim4(*their_smk, *b.sealed, b.handle);
       if (!o.ok()) return Error::integrity(where + " does not open: " + o.error().message);
+      f = std::move(*o);
+      check = archive_record::check_of(f.desc.cls, f.material);
+    } else if (b.type == kTypeObject && portable) {
+      auto o = portable::open_object(portable->keys, b.associated_data, *b.sealed);
+      if (!o.ok()) return Error::integrity(where + ": " + o.error().message);
       f = std::move(*o);
       check = archive_record::check_of(f.desc.cls, f.material);
     } else if (b.type == kTypeObject) {

@@ -102,6 +102,7 @@ Result<api::CloneOffer> LunaPartition::clone_offer(const api::Endpoint& source, 
   // FM (S2), profile (S6), clocks (U3), cloud (C3).
   const api::Verdict pair = rules::evaluate_pair(source, me, client);
   if (!pair.allowed) return verdict_error(pair);
+  if (*pair.protocol == api::Protocol::kwp) return clone_offer_kwp(me);  // a PKCS#11 token (portable_clone.cpp)
   HSM_TRY_ASSIGN(cloning::DeviceIdentity my_id, identity(me.device));
   cloning::OfferParams params;
   params.protocol = *pair.protocol;
@@ -128,6 +129,7 @@ Result<api::CloneOutResult> LunaPartition::clone_out(const api::CloneOffer& offe
   const api::Verdict pair = rules::evaluate_pair(me, target, client);
   if (!pair.allowed) return verdict_error(pair);
   const api::Protocol protocol = *pair.protocol;
+  if (protocol == api::Protocol::kwp) return clone_out_kwp(me, offer, target, handles, client);  // to a token
   HSM_TRY_ASSIGN(cloning::DeviceIdentity my_id, identity(me.device));
   HSM_TRY_ASSIGN(cloning::OfferInfo info, cloning::verify_offer(my_id, offer));
   if (info.protocol != protocol)
@@ -194,7 +196,8 @@ Result<api::CloneOutResult> LunaPartition::clone_out(const api::CloneOffer& offe
 Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, const api::CloneMessages& messages,
                                                    const api::ClientDesc& client, api::CloneInMode mode) {
   HSM_TRY(require_login());
-  if (!session_)
+  const bool kwp = messages.protocol == api::Protocol::kwp;  // from a PKCS#11 token (portable_clone.cpp)
+  if (!session_ && !kwp)
     return Error::usage("partition " + name_ + " made no clone offer to " + source.address(),
                         "ask the target for an offer (clone_offer) before sending objects");
   // The write transaction (BEGIN IMMEDIATE) starts before anything is read:
@@ -214,13 +217,14 @@ Result<api::CloneInResult> LunaPartition::clone_in(const api::Endpoint& source, 
   if (!pair.allowed) return verdict_error(pair);
   HSM_TRY_ASSIGN(cloning::DeviceIdentity my_id, identity(me.device));
   HSM_TRY_ASSIGN(std::vector<cloning::DomainKey> domains, domain_keys());
-  auto opened = cloning::open(my_id, *session_, session_twc_ ? &*session_twc_ : nullptr, domains, messages,
-                              source.device.name);
+  auto opened = kwp ? open_kwp(domains, messages, source)
+                    : cloning::open(my_id, *session_, session_twc_ ? &*session_twc_ : nullptr, domains, messages,
+                                    source.device.name);
   if (!opened.ok()) {
     if (opened.error().rule == "U1") session_.reset();  // expired: a new offer is needed
     return opened.error();
   }
-  const api::Protocol protocol = session_->protocol;
+  const api::Protocol protocol = kwp ? api::Protocol::kwp : session_->protocol;
 
   std::vector<cloning::FlatObject> objects;
   std::optional<SecretBytes> adopt_smk;

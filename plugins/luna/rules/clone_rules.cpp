@@ -7,6 +7,8 @@
 #include <tuple>
 
 #include "plugins/luna/rules/kind_profile.hpp"
+#include "plugins/luna/rules/token_peer_rules.hpp"
+#include "plugins/pkcs11/rules/token_rules.hpp"
 
 namespace hsm::luna::rules {
 
@@ -132,6 +134,8 @@ bool accepts(const Endpoint& dst, const Endpoint& src, const ClientDesc& client,
     case DeviceKind::backup_g5:
       // rule P9: CPv1, CPv3 from 6.28.0, never CPv4.
       return p == Protocol::cpv1 || (p == Protocol::cpv3 && backup_cpv3(d));
+    case DeviceKind::pkcs11:
+      return p == Protocol::kwp;  // a token speaks only KWP (token_peer_rules.hpp)
   }
   return false;
 }
@@ -165,6 +169,8 @@ std::optional<Protocol> offer(const Endpoint& src, const Endpoint& dst, const Cl
       if (backup_cpv3(d) && accepts(dst, src, client, Protocol::cpv3)) return Protocol::cpv3;
       if (accepts(dst, src, client, Protocol::cpv1)) return Protocol::cpv1;
       return backup_cpv3(d) ? Protocol::cpv3 : Protocol::cpv1;
+    case DeviceKind::pkcs11:
+      return Protocol::kwp;
   }
   return std::nullopt;
 }
@@ -181,6 +187,7 @@ int rank(std::optional<Protocol> p) {
     case Protocol::cpv1: return 1;
     case Protocol::cpv3: return 3;
     case Protocol::cpv4: return 4;
+    case Protocol::kwp: return 0;  // not a Luna protocol: never a fix for a Luna pair
   }
   return 0;
 }
@@ -419,6 +426,9 @@ ProtocolSupport protocol_support(const Endpoint& ep, const ClientDesc& client) {
       s.send.push_back(Protocol::cpv1);
       s.accept = s.send;
       break;
+    case DeviceKind::pkcs11:
+      s.send = s.accept = {Protocol::kwp};  // T4: a token moves keys only by KWP
+      break;
   }
   return s;
 }
@@ -435,6 +445,7 @@ std::optional<std::string> common_suite(const Endpoint& src, const Endpoint& dst
 }
 
 std::optional<std::string> common_domain(const Endpoint& src, const Endpoint& dst, Protocol protocol) {
+  if (protocol == Protocol::kwp) return p11::rules::common_domain(src, dst);  // rule T4
   const api::DomainDesc* sp = primary_domain(src.partition);
   if (!sp) return std::nullopt;
   // rule S1: both >= 7.8.0 with CPv4 (extended domain management): any common
@@ -458,6 +469,9 @@ std::size_t max_batch(const Endpoint& src, const Endpoint& dst) {
 
 Verdict evaluate_pair(const Endpoint& src, const Endpoint& dst, const ClientDesc& client) {
   namespace pol = api::policy;
+  // Two PKCS#11 tokens: the T rules alone (plugins/pkcs11/rules).
+  if (p11::rules::is_token(src.device) && p11::rules::is_token(dst.device))
+    return p11::rules::evaluate_pair(src, dst);
   const std::string s = src.address(), t = dst.address();
   const std::optional<Protocol> offered = offer(src, dst, client);
 
@@ -502,7 +516,15 @@ Verdict evaluate_pair(const Endpoint& src, const Endpoint& dst, const ClientDesc
   }
 
   // rules P2-P9, U2, U6, X10: one protocol, the source's highest, or a refusal.
-  const std::optional<Protocol> chosen = negotiate(src, dst, client);
+  // With a PKCS#11 token on one side: KWP, from a Luna 7 at 7.8.0 (P6, model)
+  // of a common domain (T4).
+  std::optional<Protocol> chosen;
+  if (token_pair(src, dst)) {
+    if (auto refusal = kwp_transport(src, dst)) return *refusal;
+    chosen = Protocol::kwp;
+  } else {
+    chosen = negotiate(src, dst, client);
+  }
   if (!chosen) return protocol_refusal(src, dst, client);
   const Protocol p = *chosen;
 
@@ -626,6 +648,21 @@ Verdict evaluate_object(const Endpoint& src, const Endpoint& dst, const ObjectDe
                     "restore it to a partition on an HSM that never enabled FMs", protocol);
   }
 
+  // A PKCS#11 token on one side (KWP): T5, T2 and T3 (plugins/pkcs11/rules).
+  // A token target takes what its own transport says (T3), not K1-K3.
+  std::vector<std::string> t5_warnings;
+  if (protocol == Protocol::kwp) {
+    bool to_token = false;
+    if (auto r = kwp_object(src, dst, obj, t5_warnings, to_token)) return *r;
+    if (to_token) {
+      Verdict v;
+      v.allowed = true;
+      v.protocol = protocol;
+      v.message = o + " may move from " + s + " to " + t + " by KWP";
+      return v;
+    }
+  }
+
   // rule K1: the target must recognise the key type.
   const auto first = first_firmware_for(obj.key_type, dd.kind);
   if (!first || dd.firmware < *first)
@@ -681,6 +718,7 @@ Verdict evaluate_object(const Endpoint& src, const Endpoint& dst, const ObjectDe
   Verdict v;
   v.allowed = true;
   v.protocol = protocol;
+  v.warnings = std::move(t5_warnings);
 
   // rule S5: unknowns rejected, permissive attributes stripped. Objects of a
   // V1 source travel inside SMK-encrypted SKS blobs (rule U4) and keep all
@@ -717,6 +755,8 @@ Verdict evaluate_object(const Endpoint& src, const Endpoint& dst, const ObjectDe
         // counters and key-ring attributes are stripped.
         if (!obj.per_key_auth || !obj.assigned || obj.des3_counters || obj.key_ring) v.stripped = true;
         break;
+      case Protocol::kwp:  // from a token: no Luna attribute to strip (T5 judged above)
+        break;
     }
   }
   v.message = o + " may be cloned from " + s + " to " + t + " by " + proto(protocol) +
@@ -734,6 +774,8 @@ void strip_permissive(ObjectDesc& obj, Protocol protocol) {
     case Protocol::cpv4:  // DES3 usage counters and key-ring attributes
       obj.des3_counters = false;
       obj.key_ring = false;
+      break;
+    case Protocol::kwp:  // never stripped: T5 refuses what a target cannot take
       break;
   }
 }

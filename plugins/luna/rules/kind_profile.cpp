@@ -22,11 +22,18 @@ const KindProfile& profile(DeviceKind kind) {
   static const KindProfile kBackup{DeviceKind::backup_g5, {6, 0, 0}, Version{7, 0, 0},
                                    {6, 28, 0}, 100, std::nullopt, false, false, false, 0,
                                    "Luna Backup HSM G5 (CPv1, CPv3 from 6.28.0)"};
+  // Not a Luna: a PKCS#11 token as the Luna rules see a peer (one partition,
+  // no object limit of its own, no FMs). Its key kinds come from the token
+  // itself (PartitionDesc::transport, rule T3), never from this table.
+  static const KindProfile kPkcs11{DeviceKind::pkcs11, {0, 0, 0}, std::nullopt, {0, 0, 0},
+                                   1, std::nullopt, false, false, true, 0,
+                                   "PKCS#11 token (one token = one partition; moves keys by KWP)"};
   switch (kind) {
     case DeviceKind::luna6: return kLuna6;
     case DeviceKind::luna7: return kLuna7;
     case DeviceKind::cloud: return kCloud;
     case DeviceKind::backup_g5: return kBackup;
+    case DeviceKind::pkcs11: return kPkcs11;
   }
   return kLuna7;
 }
@@ -47,6 +54,7 @@ std::optional<Version> first_firmware_for(KeyType type, DeviceKind kind) {
         case DeviceKind::luna7: return Version{7, 0, 0};
         case DeviceKind::cloud: return Version{7, 8, 0};
         case DeviceKind::backup_g5: return Version{6, 28, 0};
+        case DeviceKind::pkcs11: return Version{0, 0, 0};  // rule T3 judges tokens
       }
   }
   return std::nullopt;

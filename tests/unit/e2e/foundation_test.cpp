@@ -7,12 +7,12 @@ namespace {
 
 class Foundation : public Cli {};
 
-TEST_F(Foundation, PluginsListsTheFourKinds) {
+TEST_F(Foundation, PluginsListsTheFiveKinds) {
   auto r = ok({"plugins", "--json"});
   auto j = r.json();
   std::vector<std::string> kinds;
   for (const auto& p : j["loaded"]) kinds.push_back(p["kind"]);
-  EXPECT_EQ(kinds, (std::vector<std::string>{"backup-g5", "cloud", "luna6", "luna7"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"backup-g5", "cloud", "luna6", "luna7", "pkcs11"}));
   for (const auto& p : j["loaded"]) EXPECT_EQ(p["version"], "0.1.0");
   EXPECT_TRUE(j["refused"].empty());
 }
@@ -25,7 +25,7 @@ TEST_F(Foundation, BrokenPluginsAreRefusedWhileTheOthersLoad) {
   std::ofstream(dir / "libhsm-garbage.so") << "this is not an ELF module\n";
   env_["HSM_MIGRATE_PLUGIN_PATH"] = dir.string();
   auto j = ok({"plugins", "--json"}).json();
-  EXPECT_EQ(j["loaded"].size(), 4u);
+  EXPECT_EQ(j["loaded"].size(), 5u);
   std::map<std::string, std::string> refused;
   for (const auto& r : j["refused"])
     refused[fs::path(r["file"].get<std::string>()).filename().string()] = r["reason"];

@@ -1,0 +1,106 @@
+// Backups of a token in the portable form (portable-form.md): the token
+// generates the archive keys S and W, wraps them under the primary domain's
+// KEK (T4), reads each object's attributes, KWP-wraps the key under W and
+// seals the record with AES-GCM under S with the record's associated data as
+// AAD, and signs the archive digest with its identity key. The host carries
+// sealed records only.
+//
+// Rules checked from the attributes before the token wraps anything (T2: a
+// non-extractable key never leaves; T3: a key kind the token cannot wrap; T5:
+// keys only): refused objects are left out and listed (backup_refused).
+#include "plugins/luna/device/portable_form.hpp"
+#include "plugins/pkcs11/device/token_objects.hpp"
+#include "plugins/pkcs11/device/token_setup.hpp"
+#include "plugins/pkcs11/device/token_verbs.hpp"
+#include "plugins/pkcs11/rules/token_rules.hpp"
+#include "plugins/pkcs11/token/error.hpp"
+
+namespace hsm::p11::plugin {
+
+using api::Bytes;
+using api::Error;
+using api::Result;
+
+namespace {
+constexpr std::uint8_t kTypeObject = 1;
+}
+
+Result<api::ArchiveBegin> backup_begin(TokenContext& ctx, BackupWork& w, const api::ArchiveBeginRequest& req) {
+  HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
+  w = BackupWork{};
+  if (req.format_version != 2)
+    return Error::usage("a token writes archive format 2, not " + std::to_string(req.format_version));
+  api::ArchiveBegin b;
+  HSM_TRY_ASSIGN(b.source, ctx.endpoint());
+  HSM_TRY_ASSIGN(CK_OBJECT_HANDLE kek, primary_kek(*s, ctx.reg()));
+  if (kek == CK_INVALID_HANDLE)
+    return Error::refused("T4", "CKR_CERTIFICATE_INVALID",
+                          ctx.address() + " holds no cloning domain to bind an archive to",
+                          "add one with `hsm-migrate partition domain add " + ctx.address() + " --label L`");
+  w.keep = std::make_unique<SessionObjects>(*s);
+  HSM_TRY_ASSIGN(w.keys, generate_keys(*s, *w.keep));
+  HSM_TRY_ASSIGN(b.domain_fingerprint, domain_tag(*s, kek, req.archive_id));
+  HSM_TRY_ASSIGN(portable::WrappedKeys wrapped, wrap_keys(*s, kek, w.keys));
+  b.wrapped_master_key = portable::encode_wrapped(wrapped);
+  b.certificates = {ctx.reg().hok_cert, ctx.reg().root_cert};
+  w.id = req.archive_id;
+  return b;
+}
+
+Result<std::uint64_t> backup_seal(TokenContext& ctx, BackupWork& w, std::string_view selector,
+                                  const api::ArchiveAdFor& ad_for, const api::ArchiveSink& sink) {
+  HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
+  if (!w.keep) return Error::usage("backup_seal without backup_begin", "call backup_begin first");
+  HSM_TRY_ASSIGN(api::Endpoint me, ctx.endpoint());
+  std::vector<CK_OBJECT_HANDLE> handles;
+  if (selector.empty() || selector == "all") {
+    HSM_TRY_ASSIGN(handles, p11::find_objects(*s, ObjectFilter{}));  // hsm-migrate's own left out below
+  } else {
+    HSM_TRY_ASSIGN(handles, select_objects(*s, selector));
+  }
+  HSM_TRY_ASSIGN(PublicKeyIndex pubs, index_public_keys(*s));
+  std::uint64_t position = 0;
+  for (CK_OBJECT_HANDLE h : handles) {
+    HSM_TRY_ASSIGN(ObjectInfo o, read_object(*s, h));
+    if (is_own_object(o)) continue;
+    api::ObjectDesc desc = describe_object(o);
+    // T5, T2, T3: from the attributes, before the token wraps anything.
+    if (auto refusal = rules::check_backup(me, desc)) {
+      api::ArchiveObjectReport r;
+      r.object = std::move(desc);
+      r.status = "refused";
+      r.verdict = std::move(*refusal);
+      w.refused.push_back(std::move(r));
+      continue;
+    }
+    ++position;  // the object's stable place in this archive (handles are not stable)
+    Bytes spki;
+    if (o.cls != CKO_SECRET_KEY) {
+      HSM_TRY_ASSIGN(spki, spki_of(*s, o, &pubs));
+    }
+    // Fingerprints of secret keys are the target's to compute (a second
+    // wrap per key would halve the backup's pace): portable-form.md.
+    std::string fp;
+    if (!spki.empty()) fp = portable::public_fingerprint(desc.cls, desc.key_type, spki);
+    HSM_TRY_ASSIGN(portable::Record rec, record_of(*s, o, w.keys.wrap, position, spki, fp));
+    const Bytes plain = portable::encode_record(rec);
+    HSM_TRY_ASSIGN(Bytes sealed, seal(*s, w.keys.seal, ad_for(position, kTypeObject), plain));
+    desc.handle = position;
+    desc.fingerprint = fp;
+    HSM_TRY(sink(desc, kTypeObject, sealed));
+  }
+  return position;
+}
+
+Result<api::ArchiveSeal> backup_finish(TokenContext& ctx, BackupWork& w, const api::ArchiveFinish& finish) {
+  HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
+  if (!w.keep || finish.archive_id != w.id)
+    return Error::usage("backup_finish names another archive than backup_begin");
+  api::ArchiveSeal seal_out;
+  HSM_TRY_ASSIGN(seal_out.signature, sign_digest(*s, ctx.reg(), finish.archive_digest));
+  HSM_TRY_ASSIGN(seal_out.mac, archive_mac(*s, w.keys.seal, finish));
+  w.keep.reset();  // S and W are destroyed on the token
+  return seal_out;
+}
+
+}  // namespace hsm::p11::plugin

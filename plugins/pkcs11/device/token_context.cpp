@@ -1,0 +1,75 @@
+#include "plugins/pkcs11/device/token_context.hpp"
+
+#include "plugins/pkcs11/device/connection.hpp"
+#include "plugins/pkcs11/device/token_objects.hpp"
+#include "plugins/pkcs11/device/token_setup.hpp"
+
+namespace hsm::p11::plugin {
+
+using api::Error;
+using api::Result;
+
+Result<Session*> TokenContext::session() {
+  if (!session_) {
+    if (!token_) {
+      HSM_TRY_ASSIGN(Token t, find_registered_token(reg_));  // rule T1
+      token_.emplace(std::move(t));
+    }
+    HSM_TRY_ASSIGN(Session s, Session::open(*token_, true));
+    session_.emplace(std::move(s));
+  }
+  return &*session_;
+}
+
+api::Status TokenContext::login(const api::SecretBytes& pin) {
+  HSM_TRY_ASSIGN(Session * s, session());
+  HSM_TRY(login_user(*s, pin));
+  logged_in_ = true;
+  return {};
+}
+
+Result<Session*> TokenContext::logged_in_session() {
+  if (!logged_in_)
+    return Error::usage("not logged in to " + address() + ": the token's user PIN is required",
+                        "set HSM_MIGRATE_PIN or pass --pin-file FILE");
+  return session();
+}
+
+Result<api::DeviceDesc> TokenContext::device_desc() {
+  api::DeviceDesc d;
+  d.name = reg_.device;
+  d.kind = api::DeviceKind::pkcs11;
+  d.fm = api::FmState::never;
+  auto s = session();
+  if (!s.ok()) {
+    // The registration still describes it: `device list` keeps working.
+    d.attributes = {{"module", reg_.module}, {"token", reg_.token_label}, {"serial", reg_.token_serial},
+                    {"state", "unreachable: " + s.error().message}};
+    return d;
+  }
+  const TokenInfo& ti = (*s)->token().info();
+  d.firmware = api::Version{ti.firmware.major, ti.firmware.minor, 0};
+  HSM_TRY_ASSIGN(d.attributes, token_attributes((*s)->token()));
+  d.attributes.insert(d.attributes.begin() + 1, {"identity key", reg_.identity_key});
+  return d;
+}
+
+Result<api::Endpoint> TokenContext::endpoint() {
+  api::Endpoint ep;
+  HSM_TRY_ASSIGN(ep.device, device_desc());
+  HSM_TRY_ASSIGN(Session * s, session());
+  auto& p = ep.partition;
+  p.name = reg_.partition;
+  p.type = api::PartitionType::v0;
+  p.auth = api::AuthKind::password;
+  p.transport = reg_.transport;
+  // rule T4: a domain counts when the token really holds its KEK (checked
+  // once logged in: the KEK is a private object).
+  for (const auto& d : reg_.domains)
+    if (!logged_in_ || find_kek(*s, d.fingerprint).ok()) p.domains.push_back(d);
+  HSM_TRY_ASSIGN(auto objects, select_objects(*s, "all"));
+  p.object_count = objects.size();
+  return ep;
+}
+
+}  // namespace hsm::p11::plugin
