@@ -54,7 +54,7 @@ Result<std::uint64_t> backup_seal(TokenContext& ctx, BackupWork& w, std::string_
   HSM_TRY_ASSIGN(api::Endpoint me, ctx.endpoint());
   std::vector<CK_OBJECT_HANDLE> handles;
   if (selector.empty() || selector == "all") {
-    HSM_TRY_ASSIGN(handles, p11::find_objects(*s, ObjectFilter{}));  // hsm-migrate's own left out below
+    HSM_TRY_ASSIGN(handles, p11::find_objects(*s, token_objects()));  // hsm-migrate's own left out below
   } else {
     HSM_TRY_ASSIGN(handles, select_objects(*s, selector));
   }

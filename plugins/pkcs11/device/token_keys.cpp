@@ -63,7 +63,7 @@ const EVP_MD* ec_digest(const ObjectInfo& o) {
 Status for_each_object(TokenContext& ctx, const std::function<bool(const api::ObjectDesc&)>& visit) {
   HSM_TRY_ASSIGN(Session * s, ctx.session());
   const CK_OBJECT_HANDLE kek = listing_kek(ctx, *s);
-  HSM_TRY_ASSIGN(auto handles, p11::find_objects(*s, ObjectFilter{}));
+  HSM_TRY_ASSIGN(auto handles, p11::find_objects(*s, token_objects()));
   HSM_TRY_ASSIGN(PublicKeyIndex pubs, index_public_keys(*s));
   for (CK_OBJECT_HANDLE h : handles) {
     HSM_TRY_ASSIGN(ObjectInfo o, read_object(*s, h));

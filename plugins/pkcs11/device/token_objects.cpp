@@ -67,7 +67,7 @@ api::ObjectDesc describe_object(const ObjectInfo& o) {
 }
 
 Result<PublicKeyIndex> index_public_keys(Session& s) {
-  ObjectFilter f;
+  ObjectFilter f = token_objects();
   f.cls = CKO_PUBLIC_KEY;
   HSM_TRY_ASSIGN(auto handles, find_objects(s, f));
   PublicKeyIndex index;
@@ -112,7 +112,7 @@ Result<std::string> fingerprint_of(Session& s, const ObjectInfo& o, CK_OBJECT_HA
 }
 
 Result<std::vector<CK_OBJECT_HANDLE>> select_objects(Session& s, std::string_view sel) {
-  ObjectFilter f;
+  ObjectFilter f = token_objects();
   std::vector<CK_OBJECT_HANDLE> handles;
   if (sel.starts_with("#")) {
     CK_OBJECT_HANDLE h = 0;

@@ -29,6 +29,16 @@ inline constexpr std::string_view kIdentityLabel = "hsm-migrate:identity";
 bool is_own_object(const ObjectInfo& o);
 api::Bytes bytes_of(std::string_view s);
 
+// The filter every listing of a token's keys starts from: token objects
+// only. The session objects this process makes while it works (the
+// per-archive keys, keys unwrapped to compute a fingerprint, T3 probes)
+// are visible to its own searches and are never the token's contents.
+inline ObjectFilter token_objects() {
+  ObjectFilter f;
+  f.token = true;
+  return f;
+}
+
 std::optional<api::ObjectClass> class_of(CK_OBJECT_CLASS c);
 api::KeyType key_type_of(const ObjectInfo& o);
 

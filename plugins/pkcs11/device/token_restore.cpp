@@ -104,7 +104,7 @@ std::string use_key(Session& s, CK_OBJECT_HANDLE h, const portable::Record& r, c
 
 Result<std::set<std::string>> held_fingerprints(Session& s, CK_OBJECT_HANDLE kek) {
   std::set<std::string> held;
-  HSM_TRY_ASSIGN(auto handles, p11::find_objects(s, ObjectFilter{}));
+  HSM_TRY_ASSIGN(auto handles, p11::find_objects(s, token_objects()));
   HSM_TRY_ASSIGN(PublicKeyIndex pubs, index_public_keys(s));
   for (CK_OBJECT_HANDLE h : handles) {
     HSM_TRY_ASSIGN(ObjectInfo o, read_object(s, h));

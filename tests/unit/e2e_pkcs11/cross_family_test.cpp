@@ -77,7 +77,10 @@ TEST_F(CrossFamily, LunaPortableArchiveRestoresIntoATokenAndDefaultArchivesAreRe
   CliRun r = run({"--json", "restore", portable, "--to", "soft2/tokB"});
   EXPECT_EQ(r.rc, kRefused) << r.err;
   const json rj = json::parse(r.out.substr(0, r.out.find("\n{\n  \"ok\"")));
-  EXPECT_EQ(rj["counts"]["created"], 3);  // l-ec (2 objects), l-aes
+  // l-ec (2 objects), l-aes, and l-locked's public key: T2 holds back the
+  // private key only; its public half travels, so the token can verify what
+  // the Luna key signs.
+  EXPECT_EQ(rj["counts"]["created"], 4) << r.out;
   std::map<std::string, std::string> rules;
   for (const auto& o : rj["refused"]) rules[o["label"]] = o["rule"];
   EXPECT_EQ(rules["l-locked"], "T2");
@@ -125,14 +128,26 @@ TEST_F(CrossFamily, ClonesBothWaysAndBetweenTokensWithoutDuplicates) {
   EXPECT_NE(b.out.find("cannot promise"), std::string::npos) << b.out;
   prove_signature("soft2/tokB", "luna/p1", "l-rsa");
 
-  // token -> token, twice: the second run creates nothing.
-  CliRun t1 = run({"--json", "clone", "soft1/tokA", "soft2/tokB"});
+  // token -> token, twice: the second run creates nothing. (tokB already
+  // holds tokA's keys, which came through luna/p1, so a fresh token.)
+  make_token("tokC");
+  add_token("soft3", "tokC");
+  const int c_before = count_objects("tokC");  // hsm-migrate's own objects
+  CliRun t1 = run({"--json", "clone", "soft1/tokA", "soft3/tokC"});
+  EXPECT_EQ(t1.rc, kRefused) << t1.err;  // t-locked (T2)
   const json t1j = json::parse(t1.out.substr(0, t1.out.find("\n{\n  \"ok\"")));
-  EXPECT_EQ(t1j["cloned"].size(), 3u);
-  CliRun t2 = run({"--json", "clone", "soft1/tokA", "soft2/tokB"});
+  EXPECT_EQ(t1j["cloned"].size(), 3u) << t1.out;
+  CliRun t2 = run({"--json", "clone", "soft1/tokA", "soft3/tokC"});
   const json t2j = json::parse(t2.out.substr(0, t2.out.find("\n{\n  \"ok\"")));
   EXPECT_EQ(t2j["cloned"].size(), 0u);
   EXPECT_EQ(t2j["already_present"].size(), 3u);
+  EXPECT_EQ(count_objects("tokC"), c_before + 3);
+  // Through luna/p1, tokB got tokA's keys too: still once each.
+  CliRun t3 = run({"--json", "clone", "soft1/tokA", "soft2/tokB"});
+  const json t3j = json::parse(t3.out.substr(0, t3.out.find("\n{\n  \"ok\"")));
+  EXPECT_EQ(t3j["cloned"].size(), 0u);
+  EXPECT_EQ(t3j["already_present"].size(), 3u);
+  prove_signature("soft3/tokC", "soft1/tokA", "t-ec");
   prove_signature("soft2/tokB", "soft1/tokA", "t-ec");
 }
 

@@ -21,7 +21,8 @@ struct Keys {
 Keys populate(Pkcs11Cli& t, const std::string& part) {
   Keys k;
   auto id_of = [](const CliRun& r, const std::string& cls) {
-    for (const auto& o : r.json()["created"])
+    const json doc = r.json();  // (a range-for over r.json()["created"] would outlive the temporary)
+    for (const auto& o : doc["created"])
       if (o["class"] == cls) return o["id"].get<std::string>();
     return std::string();
   };
@@ -56,7 +57,8 @@ TEST_F(Pkcs11Cli, RegisterListBackupVerifyRestoreAndProveWithRealClients) {
   CliRun pshow = ok({"--json", "partition", "show", "soft1/srcA"});
   EXPECT_EQ(pshow.json()["partition"]["domains"].size(), 1u);
   bool ed25519 = false;
-  for (const auto& c : pshow.json()["partition"]["transport"]) ed25519 |= c["type"] == "ed25519";
+  const json pdoc = pshow.json();
+  for (const auto& c : pdoc["partition"]["transport"]) ed25519 |= c["type"] == "ed25519";
   EXPECT_FALSE(ed25519) << "T3: SoftHSM 2.6.1 cannot move Ed25519, found by trying";
 
   const Keys keys = populate(*this, "soft1/srcA");
@@ -94,7 +96,7 @@ TEST_F(Pkcs11Cli, RegisterListBackupVerifyRestoreAndProveWithRealClients) {
 
   CliRun v = ok({"--json", "verify", archive});
   EXPECT_TRUE(v.json()["authenticated"].get<bool>());
-  EXPECT_EQ(v.json()["hok_subject"], "soft1 HOK");
+  EXPECT_TRUE(v.json()["hok_subject"].get<std::string>().ends_with("CN=soft1 HOK")) << v.out;
   EXPECT_EQ(v.json()["header"]["device_kind"], "pkcs11");
   ok({"verify", archive, "--deep", "--with", "soft2/dstB"});
 
