@@ -53,7 +53,7 @@ api::Result<CloneOutcome> run_backup_to_hsm(Context& ctx, const HsmBackupRequest
                                             const CloneBatchHook& hook) {
   HSM_TRY(require_backup_hsm(ctx, req.target, "backup --to: the target", "name a partition of a backup-g5 device "
                              "(`device create NAME --kind backup-g5`), or write an archive file with --archive PATH"));
-  return clone_via_backup_hsm(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace},
+  return clone_via_backup_hsm(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace, 0, req.progress},
                               "backup", req.target, req.source, req.wait_seconds, hook);
 }
 
@@ -61,7 +61,7 @@ api::Result<CloneOutcome> run_restore_from_hsm(Context& ctx, const HsmRestoreReq
                                                const CloneBatchHook& hook) {
   HSM_TRY(require_backup_hsm(ctx, req.source, "restore: the source", "name a partition of a backup-g5 device, "
                              "or an archive file"));
-  return clone_via_backup_hsm(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace},
+  return clone_via_backup_hsm(ctx, CloneRequest{req.source, req.target, req.selector, req.dry_run, req.replace, 0, req.progress},
                               "restore", req.source, req.target, req.wait_seconds, hook);
 }
 

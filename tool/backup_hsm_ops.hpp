@@ -20,6 +20,7 @@ struct HsmBackupRequest {
   bool dry_run = false;          // decide and report, change nothing
   bool replace = false;          // lunacm -replace (X5): wipe the backup partition first (all or nothing, X4)
   int wait_seconds = 0;          // wait for the source partition's lock (0: busy at once)
+  CloneProgress progress;        // as for clone: objects copied so far, after each batch
 };
 
 struct HsmRestoreRequest {
@@ -29,6 +30,7 @@ struct HsmRestoreRequest {
   bool replace = false;          // lunacm -replace: delete the target's objects first (all or nothing, X4)
   bool dry_run = false;
   int wait_seconds = 0;          // wait for the target partition's lock (0: busy at once)
+  CloneProgress progress;
 };
 
 // The outcome is the clone's (CloneOutcome: doc + per-object refusals), with

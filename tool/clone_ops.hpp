@@ -13,6 +13,9 @@
 
 namespace hsm::tool {
 
+// Objects copied so far of all to copy ("clone" phase), after each batch.
+using CloneProgress = std::function<void(std::string_view phase, std::uint64_t done, std::uint64_t total)>;
+
 struct CloneRequest {
   Address source;
   Address target;
@@ -25,8 +28,7 @@ struct CloneRequest {
   // The target's lock (tool/lock.hpp) is held for the whole clone: a second
   // writer waits up to this many seconds, then fails busy (exit 5).
   int wait_seconds = 0;
-  // Objects cloned so far of all to clone ("clone" phase), after each batch.
-  std::function<void(std::string_view phase, std::uint64_t done, std::uint64_t total)> progress;
+  CloneProgress progress;
 };
 
 // Called after each batch the target committed (plan run journals it).

@@ -5,9 +5,11 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,12 +33,27 @@ struct GlobalOptions {
   std::string pin_command;  // --pin-command: a command that prints the PIN
   std::string client_version;
   std::string cv_ha_ui;  // --cv-ha-ui / $HSM_MIGRATE_CV_HA_UI: "0" or "1"; "" = not given
+  std::string metrics_file;  // --metrics-file / $HSM_MIGRATE_METRICS_FILE: a node_exporter textfile
   bool json = false;
   bool quiet = false;
 };
 
+// What --metrics-file records of a run (tool/metrics.hpp). A command that
+// reports to monitoring (backup, verify, drill, prune, plan run) sets it
+// once its arguments are known and adds its counts when it finishes; main
+// records it with the run's exit code, success or not, so an alert sees a
+// failing job. A run that fails before naming what it works on (a usage
+// error) records nothing: it has no series to belong to.
+struct RunMetrics {
+  std::string operation;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::uint64_t objects = 0;
+  std::uint64_t bytes = 0;
+};
+
 struct Context {
   GlobalOptions opts;
+  std::optional<RunMetrics> metrics;
   PluginLoader plugins;
   std::unique_ptr<Fleet> fleet;
   api::ClientDesc client;

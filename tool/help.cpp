@@ -17,6 +17,8 @@ const char* const kGlobalHelp = R"(Global options (anywhere on the line):
   --pin-file FILE         partition PIN (else --pin-command, $HSM_MIGRATE_PIN, $HSM_MIGRATE_PIN_COMMAND, a prompt)
   --pin-command CMD       a command that prints the PIN (as restic's --password-command)
   --cv-ha-ui 0|1          the client's lunacm_cv_ha_ui (rule H4; default $HSM_MIGRATE_CV_HA_UI, else 1)
+  --metrics-file FILE     record backup/verify/drill/prune/plan runs for node_exporter's textfile collector
+                          (default $HSM_MIGRATE_METRICS_FILE)
   -V, --version           the version
 Exit codes: 0 success, 1 other failure, 2 usage, 3 refused by a rule, 4 integrity failure,
 5 lock busy, 6 wrong or locked PIN; 129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM.
@@ -63,6 +65,7 @@ const std::vector<OptionHelp> kGlobals = {
     {"pin-file", true, "partition PIN file"},
     {"pin-command", true, "a command that prints the PIN"},
     {"cv-ha-ui", true, "lunacm_cv_ha_ui 0|1"},
+    {"metrics-file", true, "a node_exporter textfile the run is recorded in"},
 };
 
 // Options that name files or folders complete as paths.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "tool/context.hpp"
 #include "tool/display.hpp"
 #include "tool/help.hpp"
+#include "tool/metrics.hpp"
 #include "tool/secrets.hpp"
 
 namespace {
@@ -65,6 +67,7 @@ hsm::api::Result<std::vector<std::string>> extract_globals(int argc, char** argv
     else if (a == "--pin-command") HSM_TRY(take(g.pin_command));
     else if (a == "--client-version") HSM_TRY(take(g.client_version));
     else if (a == "--cv-ha-ui") HSM_TRY(take(g.cv_ha_ui));
+    else if (a == "--metrics-file") HSM_TRY(take(g.metrics_file));
     else if (a == "--json") g.json = true;
     else if (a == "--quiet") g.quiet = true;
     else rest.push_back(argv[i]);
@@ -190,6 +193,9 @@ int run(int argc, char** argv) {
     }
   }
   std::vector<std::string> cmd_args(args.begin() + static_cast<std::ptrdiff_t>(used), args.end());
+  if (ctx.opts.metrics_file.empty())
+    if (const char* e = std::getenv("HSM_MIGRATE_METRICS_FILE"); e && *e) ctx.opts.metrics_file = e;
+  const auto started = std::chrono::steady_clock::now();
   hsm::api::Status st = cmd->run(ctx, cmd_args);
   if (help_was_shown()) return std::cout.flush() ? 0 : static_cast<int>(ErrorKind::other);
   // A report that could not be written (a full disk, a closed pipe,
@@ -198,12 +204,26 @@ int run(int argc, char** argv) {
   if (!std::cout && st.ok()) st = Error::other("cannot write to standard output");
   // An error without a message was already reported in full by the command
   // (a list of refusals); only its exit code remains.
-  if (!st.ok() && st.error().message.empty()) return static_cast<int>(st.error().kind);
-  if (!st.ok()) {
-    print_error(&ctx, st.error());
-    return static_cast<int>(st.error().kind);
+  if (!st.ok() && !st.error().message.empty()) print_error(&ctx, st.error());
+  int code = st.ok() ? 0 : static_cast<int>(st.error().kind);
+  if (!ctx.opts.metrics_file.empty() && ctx.metrics) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    metrics::RunValues v;
+    v.finished_at = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    v.duration_seconds = took.count();
+    v.objects = ctx.metrics->objects;
+    v.bytes = ctx.metrics->bytes;
+    v.exit_code = code;
+    // Monitoring that silently stops being fed is worse than a failed job:
+    // a run whose record cannot be written fails (1) if nothing else did.
+    if (auto rec = metrics::record(ctx.opts.metrics_file, ctx.metrics->operation, ctx.metrics->labels, v); !rec.ok()) {
+      Error e = rec.error();
+      e.message = "--metrics-file: " + e.message;
+      print_error(code == 0 ? &ctx : nullptr, e);
+      if (code == 0) code = static_cast<int>(ErrorKind::other);
+    }
   }
-  return 0;
+  return code;
 }
 
 // SIGINT, SIGTERM and SIGHUP (a ^C, a stopped cron job or service, a

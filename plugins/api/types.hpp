@@ -105,7 +105,10 @@ struct DeviceDesc {
   std::map<int, int> hsm_policies;
   std::int64_t clock_offset_s = 0;  // emulated skew against host time (U3)
   bool safexcel = false;            // H6: Luna 6 SafeXcel 1746 co-processor enabled
-  Attributes attributes;            // backend facts (pkcs11: module, token, mechanisms...)
+  // Backend facts (pkcs11: module, token, mechanisms...). By convention a
+  // device the backend cannot reach now is still described from what it
+  // registered, with an attribute "state" saying why ("unreachable: ...").
+  Attributes attributes;
 };
 
 struct PartitionDesc {

@@ -14,6 +14,7 @@
 #include "tool/backup_hsm_ops.hpp"
 #include "tool/commands/clone_report.hpp"
 #include "tool/display.hpp"
+#include "tool/progress.hpp"
 #include "tool/repo_ops.hpp"
 
 namespace hsm::tool {
@@ -22,20 +23,9 @@ namespace {
 using api::Error;
 using api::Status;
 
-ArchiveProgress progress_for(const Context& ctx) {
-  if (ctx.opts.quiet || !::isatty(STDERR_FILENO)) return {};
-  return [](std::string_view phase, std::uint64_t done, std::uint64_t total) {
-    if (total) {
-      const int width = 30;
-      const int fill = static_cast<int>(width * std::min<double>(1.0, static_cast<double>(done) / total));
-      std::cerr << "\r" << phase << " [" << std::string(fill, '#') << std::string(width - fill, ' ') << "] "
-                << done << "/" << total << std::flush;
-      if (done >= total) std::cerr << "\n";
-    } else {
-      std::cerr << "\r" << phase << " " << done << std::flush;
-    }
-  };
-}
+// One progress line on stderr when it is a terminal (tool/progress.hpp):
+// total, percent, rate and ETA; nothing with --quiet or --json.
+ProgressOptions bar_options(const Context& ctx) { return ProgressOptions::for_stderr(ctx.opts.quiet || ctx.opts.json); }
 
 void say_notice(const Context& ctx, const std::string& notice) {
   if (!notice.empty() && !ctx.opts.quiet) std::cerr << "hsm-migrate: " << notice << "\n";
@@ -74,11 +64,16 @@ Status backup_to_hsm(Context& ctx, const po::variables_map& vm) {
   HsmBackupRequest req;
   HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
   HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
+  ctx.metrics = RunMetrics{"backup", {{"partition", vm["source"].as<std::string>()}, {"to", vm["to"].as<std::string>()}}};
   req.selector = vm["objects"].as<std::string>();
   req.dry_run = vm.count("dry-run") > 0;
   req.replace = vm.count("replace") > 0;
   req.wait_seconds = wait_of(vm);
+  Progress bar(std::cerr, bar_options(ctx));
+  req.progress = bar.callback();
   HSM_TRY_ASSIGN(CloneOutcome out, run_backup_to_hsm(ctx, req));
+  bar.clear();
+  if (out.doc.contains("cloned")) ctx.metrics->objects = out.doc["cloned"].size();
   return emit_hsm_route(ctx, out, req.dry_run);
 }
 
@@ -118,14 +113,20 @@ Status backup(Context& ctx, const std::vector<std::string>& args) {
   if (!vm.count("archive")) return Error::usage("backup needs --archive PATH (or --to DEV/PART)");
   BackupRequest req;
   HSM_TRY_ASSIGN(req.source, parse_address(vm["source"].as<std::string>()));
+  // One series per partition: an archive's name changes every night.
+  ctx.metrics = RunMetrics{"backup", {{"partition", vm["source"].as<std::string>()}}};
   req.archive = vm["archive"].as<std::string>();
   req.repo = repo_options_of(vm);
   req.force = vm.count("force") > 0;
   req.selector = vm["objects"].as<std::string>();
   req.wait_seconds = wait_of(vm);
   req.portable = vm.count("portable") > 0;
-  req.progress = progress_for(ctx);
+  Progress bar(std::cerr, bar_options(ctx));
+  req.progress = bar.callback();
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx, req));
+  bar.clear();  // the summary starts on its own line
+  ctx.metrics->objects = out.doc["objects"].get<std::uint64_t>();
+  ctx.metrics->bytes = out.doc["file_bytes"].get<std::uint64_t>();
   say_notice(ctx, out.notice);
   ctx.emit(out.doc, [&](std::ostream& os) {
     os << "backed up " << out.doc["objects"].get<std::uint64_t>() << " object(s) of "
@@ -188,7 +189,10 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
     req.replace = vm.count("replace") > 0;
     req.dry_run = vm.count("dry-run") > 0;
     req.wait_seconds = wait_of(vm);
+    Progress bar(std::cerr, bar_options(ctx));
+    req.progress = bar.callback();
     HSM_TRY_ASSIGN(CloneOutcome out, run_restore_from_hsm(ctx, req));
+    bar.clear();
     return emit_hsm_route(ctx, out, req.dry_run);
   }
   if (vm.count("dry-run"))
@@ -201,8 +205,10 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
   req.mode = vm.count("replace") ? RestoreMode::replace : RestoreMode::add;
   req.selector = vm["objects"].as<std::string>();
   req.wait_seconds = wait_of(vm);
-  req.progress = progress_for(ctx);
+  Progress bar(std::cerr, bar_options(ctx));
+  req.progress = bar.callback();
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_restore(ctx, req));
+  bar.clear();  // the summary starts on its own line
   say_notice(ctx, out.notice);
   say_protection(ctx, out.doc);
   const json& c = out.doc["counts"];
@@ -246,6 +252,7 @@ Status verify(Context& ctx, const std::vector<std::string>& args) {
     return Error::usage("--accept-unauthenticated goes with --any-root");
   VerifyRequest req;
   req.archive = vm["archive"].as<std::string>();
+  ctx.metrics = RunMetrics{"verify", {{"archive", req.archive}}};
   req.repo = repo_options_of(vm);
   if (vm.count("with")) {
     HSM_TRY_ASSIGN(Address a, parse_address(vm["with"].as<std::string>()));
@@ -253,8 +260,12 @@ Status verify(Context& ctx, const std::vector<std::string>& args) {
   }
   req.trusted_roots = roots_of(vm);
   req.any_root = vm.count("any-root") > 0;
-  req.progress = progress_for(ctx);
+  Progress bar(std::cerr, bar_options(ctx));
+  req.progress = bar.callback();
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_verify(ctx, req));
+  bar.clear();  // the summary starts on its own line
+  ctx.metrics->objects = out.doc["objects"].get<std::uint64_t>();
+  ctx.metrics->bytes = out.doc["bytes_checked"].get<std::uint64_t>();
   say_protection(ctx, out.doc);
   ctx.emit(out.doc, [&](std::ostream& os) {
     if (out.unauthenticated)
@@ -302,12 +313,16 @@ Status drill(Context& ctx, const std::vector<std::string>& args) {
   if (!vm.count("archive") || !vm.count("scratch")) return Error::usage("drill needs ARCHIVE and --scratch DEV/PART");
   DrillRequest req;
   req.archive = vm["archive"].as<std::string>();
+  ctx.metrics = RunMetrics{"drill", {{"archive", req.archive}, {"scratch", vm["scratch"].as<std::string>()}}};
   req.repo = repo_options_of(vm);
   req.trusted_roots = roots_of(vm);
   HSM_TRY_ASSIGN(req.scratch, parse_address(vm["scratch"].as<std::string>()));
   req.wait_seconds = wait_of(vm);
-  req.progress = progress_for(ctx);
+  Progress bar(std::cerr, bar_options(ctx));
+  req.progress = bar.callback();
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_drill(ctx, req));
+  bar.clear();  // the summary starts on its own line
+  ctx.metrics->objects = out.doc["counts"]["passed"].get<std::uint64_t>();
   say_notice(ctx, out.notice);
   say_protection(ctx, out.doc);
   const json& c = out.doc["counts"];

@@ -54,6 +54,14 @@ Status create(Context& ctx, const std::vector<std::string>& args) {
 // Registers a device that exists outside hsm-migrate (a PKCS#11 token): the
 // options go to the kind's backend as they are, which finds the device,
 // checks it and keeps what it needs in the device's folder (never the PIN).
+// What the backend reports beyond the common fields (a PKCS#11 token: the
+// module's and token's own words, mechanisms with key-size ranges).
+json attributes_json(const api::DeviceDesc& d) {
+  json attrs = json::object();
+  for (const auto& [k, v] : d.attributes) attrs[json_safe(k)] = json_safe(v);
+  return attrs;
+}
+
 Status add(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("device add");
   desc.add_options()("kind", po::value<std::string>()->required(), "pkcs11")(
@@ -80,6 +88,7 @@ Status add(Context& ctx, const std::vector<std::string>& args) {
   HSM_TRY_ASSIGN(auto parts, dev->partition_names());
   json j = to_json(d);
   j["partitions"] = parts;
+  if (!d.attributes.empty()) j["attributes"] = attributes_json(d);
   ctx.emit({{"registered", j}}, [&](std::ostream& os) {
     os << "registered ";
     print_device(os, d);
@@ -88,27 +97,50 @@ Status add(Context& ctx, const std::vector<std::string>& args) {
   return {};
 }
 
+// A device that cannot be described now (its plugin is missing, its token
+// unreachable) is still listed, with the reason: one bad device must not
+// hide the fleet from `device list`.
+std::string state_of(const api::DeviceDesc& d) {
+  for (const auto& [k, v] : d.attributes)
+    if (k == "state") return v;
+  return "";
+}
+
 Status list(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("device list");
   HSM_TRY(parse_options(args, desc, {}));
   HSM_TRY_ASSIGN(auto names, ctx.fleet->names());
   json devices = json::array();
-  std::vector<std::pair<api::DeviceDesc, std::vector<std::string>>> rows;
+  struct Row {
+    std::string name, kind, firmware, fm, state;
+    std::size_t partitions = 0;
+  };
+  std::vector<Row> rows;
   for (const auto& n : names) {
-    HSM_TRY_ASSIGN(auto dev, ctx.fleet->open(n));
-    HSM_TRY_ASSIGN(api::DeviceDesc d, dev->describe());
-    HSM_TRY_ASSIGN(auto parts, dev->partition_names());
-    json j = to_json(d);
+    auto dev = ctx.fleet->open(n);
+    api::Result<api::DeviceDesc> d = dev.ok() ? (*dev)->describe() : api::Result<api::DeviceDesc>(dev.error());
+    if (!d.ok()) {
+      auto kind = ctx.fleet->kind_of(n);
+      const std::string state = "unavailable: " + d.error().message;
+      devices.push_back({{"name", n}, {"kind", kind.ok() ? *kind : "?"}, {"state", state}});
+      rows.push_back({n, kind.ok() ? *kind : "?", "-", "-", state, 0});
+      continue;
+    }
+    HSM_TRY_ASSIGN(auto parts, (*dev)->partition_names());
+    json j = to_json(*d);
     j["partitions"] = parts;
+    if (const std::string state = state_of(*d); !state.empty()) j["state"] = json_safe(state);
     devices.push_back(j);
-    rows.emplace_back(d, parts);
+    rows.push_back({d->name, std::string(api::to_string(d->kind)), d->firmware.str(), std::string(api::to_string(d->fm)), state_of(*d),
+                    parts.size()});
   }
   ctx.emit({{"home", ctx.fleet->home().string()}, {"devices", devices}}, [&](std::ostream& os) {
     if (rows.empty()) os << "no devices in " << ctx.fleet->home().string() << "\n";
-    for (const auto& [d, parts] : rows) {
-      os << std::left << std::setw(16) << d.name << std::setw(11) << api::to_string(d.kind)
-         << std::setw(9) << d.firmware.str() << "FM " << std::setw(8) << api::to_string(d.fm)
-         << parts.size() << " partition(s)\n";
+    for (const auto& r : rows) {
+      os << std::left << std::setw(16) << r.name << std::setw(11) << r.kind << std::setw(9) << r.firmware << "FM "
+         << std::setw(8) << r.fm << r.partitions << " partition(s)";
+      if (!r.state.empty()) os << "  " << escaped(r.state);
+      os << "\n";
     }
   });
   return {};
@@ -130,11 +162,7 @@ Status show(Context& ctx, const std::vector<std::string>& args) {
   }
   json j = to_json(d);
   j["partitions"] = parts;
-  // What the backend reports beyond the common fields (a PKCS#11 token: the
-  // module's and token's own words, mechanisms with key-size ranges).
-  json attrs = json::object();
-  for (const auto& [k, v] : d.attributes) attrs[json_safe(k)] = json_safe(v);
-  if (!d.attributes.empty()) j["attributes"] = attrs;
+  if (!d.attributes.empty()) j["attributes"] = attributes_json(d);
   ctx.emit(j, [&](std::ostream& os) {
     print_device(os, d);
     if (d.kind != api::DeviceKind::pkcs11 || !d.hsm_policies.empty()) {

@@ -94,6 +94,7 @@ Status run(Context& ctx, const std::vector<std::string>& args) {
       "again", "run a finished plan once more (cron: nightly-backup)");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"plan"}));
   HSM_TRY_ASSIGN(LoadedPlan lp, load_plan(vm["plan"].as<std::string>()));
+  ctx.metrics = RunMetrics{"plan", {{"plan", lp.plan.name}}};
   lp.plan.client = plan_client(ctx, lp.plan);
   ctx.client = lp.plan.client;  // the client every step acts as
   plans::RunOptions opt;

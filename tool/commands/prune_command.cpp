@@ -50,6 +50,7 @@ Status prune_cmd(Context& ctx, const std::vector<std::string>& args) {
     return Error::usage("prune needs a folder of archives or an S3 prefix (prune DIR --keep-daily N ...)");
   PruneRequest req;
   req.dir = vm["dir"].as<std::string>();
+  ctx.metrics = RunMetrics{"prune", {{"dir", req.dir}}};
   req.keep.last = vm["keep-last"].as<int>();
   req.keep.hourly = vm["keep-hourly"].as<int>();
   req.keep.daily = vm["keep-daily"].as<int>();
@@ -84,6 +85,7 @@ Status prune_cmd(Context& ctx, const std::vector<std::string>& args) {
     }
   }
   HSM_TRY_ASSIGN(PruneOutcome out, run_prune(ctx, req));
+  ctx.metrics->objects = out.doc["removed"].size();  // archives removed (or that would be, with --dry-run)
   const bool s3 = out.doc.contains("repository");
   ctx.emit(out.doc, [&](std::ostream& os) {
     os << (req.dry_run ? "prune (dry run) " : "pruned ") << req.dir.string() << ": " << out.kept << " kept, "

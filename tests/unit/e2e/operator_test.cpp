@@ -160,5 +160,84 @@ TEST_F(Operator, ARecurringPlanRunsEveryNightAndFinishesAnInterruptedOne) {
   EXPECT_NE(again.out.find("already finished"), std::string::npos) << again.out;
 }
 
+// One device whose plugin is missing does not hide the fleet: it is listed
+// with the reason, the others as usual.
+TEST_F(Operator, DeviceListShowsADeviceWhosePluginIsMissing) {
+  make_partition();
+  ok({"device", "create", "g5", "--kind", "backup-g5"});
+  const fs::path plugins = dir_ / "plugins";
+  fs::create_directories(plugins);
+  for (const auto& e : fs::directory_iterator(fs::path(HSM_BIN_DIR) / ".." / "lib" / "hsm-migrate" / "plugins"))
+    if (e.path().filename().string().find("luna7") != std::string::npos)
+      fs::copy_file(e.path(), plugins / e.path().filename());
+  auto r = ok({"device", "list", "--plugin-dir", plugins.string()});
+  EXPECT_NE(r.out.find("hsm-a"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("g5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unavailable"), std::string::npos) << r.out;
+  auto j = ok({"--json", "device", "list", "--plugin-dir", plugins.string()}).json();
+  ASSERT_EQ(j["devices"].size(), 2u) << j.dump();
+  for (const auto& d : j["devices"]) {
+    if (d["name"] == "g5") {
+      EXPECT_EQ(d["kind"], "backup-g5");
+      EXPECT_NE(d["state"].get<std::string>().find("unavailable"), std::string::npos);
+    } else {
+      EXPECT_FALSE(d.contains("state")) << d.dump();
+    }
+  }
+}
+
+// --metrics-file (issue 11 §6): what node_exporter's textfile collector
+// reads, valid for promtool, one series per operation and partition, and a
+// failed run shows as one (its exit code; its last success unchanged).
+TEST_F(Operator, MetricsFileRecordsRunsForTheTextfileCollector) {
+  make_partition();
+  ok({"key", "generate", "hsm-a/p1", "--type", "aes-256", "--count", "3"});
+  const fs::path prom = dir_ / "hsm-migrate.prom";
+  // The value of `metric` on the line carrying every one of `labels`.
+  auto value = [&](const std::string& metric, const std::vector<std::string>& labels) -> std::string {
+    std::istringstream in(slurp(prom));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.starts_with(metric + "{")) continue;
+      bool all = true;
+      for (const auto& l : labels) all = all && line.find(l) != std::string::npos;
+      if (all) return line.substr(line.rfind(' ') + 1);
+    }
+    return "absent";
+  };
+  const std::string archive = (dir_ / "a.hsmar").string();
+  ok({"backup", "hsm-a/p1", "--archive", archive, "--metrics-file", prom.string()});
+  const std::vector<std::string> backup = {"operation=\"backup\"", "partition=\"hsm-a/p1\""};
+  EXPECT_EQ(value("hsm_migrate_last_objects", backup), "3");
+  EXPECT_EQ(value("hsm_migrate_last_bytes", backup), std::to_string(fs::file_size(archive)));
+  EXPECT_EQ(value("hsm_migrate_last_exit_code", backup), "0");
+  const std::string success = value("hsm_migrate_last_success_timestamp_seconds", backup);
+  EXPECT_GT(std::stod(success), 1.7e9);
+  // From the environment, as a cron line or a systemd unit sets it; the
+  // backup's series stays.
+  env_["HSM_MIGRATE_METRICS_FILE"] = prom.string();
+  ok({"verify", archive});
+  EXPECT_EQ(value("hsm_migrate_last_objects", {"operation=\"verify\"", "archive=\"" + archive + "\""}), "3");
+  EXPECT_EQ(value("hsm_migrate_last_objects", backup), "3");
+  // A failed backup (the archive exists): its exit code, the last success kept.
+  ::sleep(1);
+  EXPECT_EQ(run({"backup", "hsm-a/p1", "--archive", archive}).rc, kUsage);
+  EXPECT_EQ(value("hsm_migrate_last_exit_code", backup), std::to_string(kUsage));
+  EXPECT_EQ(value("hsm_migrate_last_success_timestamp_seconds", backup), success);
+  EXPECT_GT(std::stod(value("hsm_migrate_last_run_timestamp_seconds", backup)), std::stod(success));
+  // What Prometheus' own checker says of the file.
+  EXPECT_EQ(std::system(("promtool check metrics < '" + prom.string() + "' > '" + (dir_ / "promtool.out").string() +
+                         "' 2>&1").c_str()),
+            0)
+      << slurp(dir_ / "promtool.out");
+  EXPECT_EQ(fs::status(prom).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  // A file that cannot be written fails a run that succeeded, with one line.
+  env_["HSM_MIGRATE_METRICS_FILE"] = (dir_ / "no-such-folder" / "m.prom").string();
+  auto r = run({"verify", archive});
+  EXPECT_EQ(r.rc, kOther) << r.err;
+  EXPECT_NE(r.err.find("--metrics-file"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 }  // namespace
 }  // namespace hsm::e2e
