@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <set>
 
-#include "harness.hpp"
+#include "tests/unit/e2e/harness.hpp"
 
 namespace hsm::e2e {
 namespace {

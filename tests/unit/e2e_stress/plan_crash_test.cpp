@@ -21,7 +21,7 @@
 #include <set>
 #include <thread>
 
-#include "harness.hpp"
+#include "tests/unit/e2e/harness.hpp"
 
 namespace hsm::e2e {
 namespace {
