@@ -91,6 +91,24 @@ enum class ArchiveRestoreMode {
   open,     // open and check every blob, write nothing (verify --deep)
   drill,    // restore, use every key against its backup-time check, then roll back
 };
+// Whether an archived object is one `selector` names: "all" (or ""), a
+// label, "#N" (its handle in the source when it was archived) or "id:HEX".
+// One meaning for every backend.
+inline bool archive_selects_all(std::string_view selector) { return selector.empty() || selector == "all"; }
+inline bool archive_selects(std::string_view selector, const ObjectDesc& d) {
+  if (archive_selects_all(selector)) return true;
+  if (selector.starts_with("#")) return selector.substr(1) == std::to_string(d.handle);
+  if (selector.starts_with("id:")) return d.id_hex == selector.substr(3);
+  return d.label == selector;
+}
+// A restore whose selector names no archived object writes nothing and says
+// so (as a backup with such a selector does): a typo must not pass as an
+// empty success, nor let --replace empty the target.
+inline Error nothing_selected(std::string_view selector) {
+  return Error::usage("no archived object matches --objects " + std::string(selector) + "; nothing was written",
+                      "`hsm-migrate archive show ARCHIVE` lists the archive's labels and handles");
+}
+
 struct ArchiveRestoreOptions {
   ArchiveRestoreMode mode = ArchiveRestoreMode::add;
   std::string selector = "all";  // a label, #handle (source), id:HEX, or all

@@ -45,13 +45,6 @@ namespace {
 constexpr std::uint8_t kTypeObject = 1, kTypeSim4 = 2, kTypeSmk = 3;
 constexpr std::size_t kBatch = 256;
 
-bool selected(const api::ObjectDesc& d, std::string_view sel) {
-  if (sel.empty() || sel == "all") return true;
-  if (sel.starts_with("#")) return std::string_view(sel).substr(1) == std::to_string(d.handle);
-  if (sel.starts_with("id:")) return d.id_hex == sel.substr(3);
-  return d.label == sel;
-}
-
 std::string short_fp(const std::string& fp) { return fp.substr(0, 16); }
 
 }  // namespace
@@ -415,7 +408,7 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
     api::ObjectDesc& d = f.desc;
     d.handle = b.handle;
     api::ArchiveObjectReport r;
-    if (!selected(d, opt.selector)) {
+    if (!api::archive_selects(opt.selector, d)) {
       ++counts.skipped;
       return {};
     }
@@ -483,6 +476,8 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
                               " were given: blobs were dropped or added; nothing was written");
     counts.mac_verified = true;
   }
+  if (writes && !drill && !api::archive_selects_all(opt.selector) && counts.skipped == counts.opened)
+    return api::nothing_selected(opt.selector);  // the transaction (a replace's delete too) is rolled back
   if (!writes || drill) {
     // open: nothing was written; drill: everything it restored goes again
     // (the transaction is rolled back; objects that were there stay).

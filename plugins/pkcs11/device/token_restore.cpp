@@ -38,13 +38,6 @@ namespace {
 
 constexpr std::uint8_t kTypeObject = 1;
 
-bool selected(const api::ObjectDesc& d, std::string_view sel) {
-  if (sel.empty() || sel == "all") return true;
-  if (sel.starts_with("#")) return sel.substr(1) == std::to_string(d.handle);
-  if (sel.starts_with("id:")) return d.id_hex == sel.substr(3);
-  return d.label == sel;
-}
-
 // Uses a restored session object against what the archive recorded.
 std::string use_key(Session& s, CK_OBJECT_HANDLE h, const portable::Record& r, const api::ObjectDesc& d,
                     CK_OBJECT_HANDLE wrap_key_handle) {
@@ -221,7 +214,7 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
     HSM_TRY_ASSIGN(o.record, portable::decode_record(*plain));
     HSM_TRY_ASSIGN(o.desc, portable::desc_of(o.record));
     o.desc.handle = b.handle;
-    if (!selected(o.desc, opt.selector)) {
+    if (!api::archive_selects(opt.selector, o.desc)) {
       o.skipped = true;
       return o;
     }
@@ -235,6 +228,7 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
     HSM_TRY(blobs([&](const api::ArchiveBlob& b) -> Status {
       HSM_TRY_ASSIGN(Opened o, open_blob(b));
       ++judged.blobs;
+      judged.skipped += o.skipped ? 1 : 0;
       if (!o.skipped && !o.verdict.allowed) {
         ++judged.refused;
         api::ArchiveObjectReport r{o.desc, 0, "refused", o.verdict, ""};
@@ -245,6 +239,8 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
     if (judged.blobs != work.source.finish.blob_count)
       return Error::integrity("the archive MAC covers " + std::to_string(work.source.finish.blob_count) +
                               " blob(s) but " + std::to_string(judged.blobs) + " were given: nothing was written");
+    if (!api::archive_selects_all(opt.selector) && judged.skipped == judged.blobs)
+      return api::nothing_selected(opt.selector);  // before anything is deleted
     if (judged.refused > 0) {
       judged.replace_blocked = true;
       judged.mac_verified = true;
@@ -312,6 +308,8 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
     // The MAC'd count: a host that dropped or added blobs gets nothing written.
     st = Error::integrity("the archive MAC covers " + std::to_string(work.source.finish.blob_count) +
                           " blob(s) but " + std::to_string(counts.blobs) + " were given: blobs were dropped or added");
+  if (st.ok() && create && !api::archive_selects_all(opt.selector) && counts.skipped == counts.blobs)
+    st = api::nothing_selected(opt.selector);
   if (!st.ok()) {
     for (CK_OBJECT_HANDLE h : created) (void)destroy_object(*s, h);  // all or nothing
     Error e = st.error();

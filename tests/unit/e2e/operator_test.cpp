@@ -160,6 +160,30 @@ TEST_F(Operator, ARecurringPlanRunsEveryNightAndFinishesAnInterruptedOne) {
   EXPECT_NE(again.out.find("already finished"), std::string::npos) << again.out;
 }
 
+// A restore selector that matches nothing is an error, as for backup, and
+// writes nothing: with --replace, the target keeps its objects.
+TEST_F(Operator, ARestoreSelectorMatchingNothingIsAnErrorAndWritesNothing) {
+  make_partition();
+  ok({"key", "generate", "hsm-a/p1", "--type", "aes-256", "--label", "k", "--count", "2"});
+  const std::string archive = (dir_ / "a.hsmar").string();
+  ok({"backup", "hsm-a/p1", "--archive", archive});
+  ok({"partition", "create", "hsm-a/p2"});
+  ok({"key", "generate", "hsm-a/p2", "--type", "aes-128", "--label", "keep-me"});
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--replace"}}) {
+    std::vector<std::string> args{"restore", archive, "--to", "hsm-a/p2", "--objects", "no-such-label"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(args);
+    EXPECT_EQ(r.rc, kUsage) << r.err;
+    EXPECT_NE(r.err.find("no archived object matches --objects no-such-label"), std::string::npos) << r.err;
+    auto list = ok({"--json", "object", "list", "hsm-a/p2"}).json();
+    ASSERT_EQ(list["objects"].size(), 1u) << list.dump();
+    EXPECT_EQ(list["objects"][0]["label"], "keep-me");
+  }
+  // A label that is there restores just that object (--count 2 made k-1, k-2).
+  auto k = ok({"--json", "restore", archive, "--to", "hsm-a/p2", "--objects", "k-2"}).json();
+  EXPECT_EQ(k["counts"]["created"], 1);
+}
+
 // One device whose plugin is missing does not hide the fleet: it is listed
 // with the reason, the others as usual.
 TEST_F(Operator, DeviceListShowsADeviceWhosePluginIsMissing) {

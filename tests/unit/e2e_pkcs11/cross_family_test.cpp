@@ -74,6 +74,13 @@ TEST_F(CrossFamily, LunaPortableArchiveRestoresIntoATokenAndDefaultArchivesAreRe
   const std::string portable = (dir_ / "portable.hsmar").string();
   ok({"backup", "luna/p1", "--portable", "--archive", portable});
   ok({"verify", portable});
+  // A selector that names no archived object: an error, and --replace
+  // deletes nothing.
+  const int kept = count_objects("tokB");
+  CliRun none = run({"restore", portable, "--to", "soft2/tokB", "--objects", "no-such-label", "--replace"});
+  EXPECT_EQ(none.rc, kUsage) << none.err;
+  EXPECT_NE(none.err.find("no archived object matches"), std::string::npos) << none.err;
+  EXPECT_EQ(count_objects("tokB"), kept);
   CliRun r = run({"--json", "restore", portable, "--to", "soft2/tokB"});
   EXPECT_EQ(r.rc, kRefused) << r.err;
   const json rj = json::parse(r.out.substr(0, r.out.find("\n{\n  \"ok\"")));
