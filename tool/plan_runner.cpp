@@ -181,7 +181,7 @@ Result<api::SecretBytes> ToolStepRunner::pin_of(const plans::Address& a) const {
 
 Result<api::DomainSecret> ToolStepRunner::domain_of(const std::string& domain, const std::string& label) const {
   const plans::DomainSpec* ds = plan_.domain(domain);
-  if (!ds || ds->secret.empty()) return domain_secret("", "", label);
+  if (!ds || ds->secret.empty()) return domain_secret(domain_file_, "", label);
   if (!ds->secret.ped_key.empty()) return domain_secret("", ds->secret.ped_key, label);
   api::DomainSecret d;
   d.kind = api::DomainKind::text;

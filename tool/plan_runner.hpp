@@ -49,6 +49,9 @@ api::Result<plans::FleetState> live_state(Context& ctx, const plans::Plan& plan)
 class ToolStepRunner final : public plans::StepRunner {
  public:
   ToolStepRunner(Context& ctx, const plans::Plan& plan) : ctx_(ctx), plan_(plan) {}
+  // plan run --domain-file: the text secret of the plan's domains that name
+  // no source of their own (else $HSM_MIGRATE_DOMAIN, else a prompt).
+  void set_domain_file(std::string file) { domain_file_ = std::move(file); }
 
   api::Result<plans::FleetState> live() override;
   api::Result<std::string> create_device(const plans::DeviceSpec& d) override;
@@ -83,6 +86,7 @@ class ToolStepRunner final : public plans::StepRunner {
   api::Result<api::DomainSecret> domain_of(const std::string& domain, const std::string& label) const;
 
   Context& ctx_;
+  std::string domain_file_;
   const plans::Plan& plan_;
 };
 

@@ -1,12 +1,19 @@
-// plan check | order | show | run  (man/hsm-migrate-plan.5)
+// plan list | check | order | show | run  (man/hsm-migrate-plan.5)
 // PLAN is a path or a built-in plan's name (tool/plan_runner.hpp). The
 // checker, order search and executor are in migrations/; the tool gives them
 // the live fleet and runs the steps (ToolStepRunner).
+#include <algorithm>
+#include <fstream>
+#include <iomanip>
 #include <iostream>
+#include <set>
+#include <utility>
+#include <sstream>
 
 #include "migrations/order.hpp"
 #include "migrations/run.hpp"
 #include "migrations/show.hpp"
+#include "tool/display.hpp"
 #include "tool/plan_runner.hpp"
 
 namespace hsm::tool {
@@ -91,7 +98,9 @@ Status run(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("plan run");
   desc.add_options()("dry-run", "check, and print what each step would do; change nothing")(
       "resume", "finish a run a crash interrupted (its journal)")(
-      "again", "run a finished plan once more (cron: nightly-backup)");
+      "again", "run a finished plan once more (cron: nightly-backup)")(
+      "domain-file", po::value<std::string>(),
+      "the text domain secret for the plan's domains that name no secret source (else $HSM_MIGRATE_DOMAIN)");
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"plan"}));
   HSM_TRY_ASSIGN(LoadedPlan lp, load_plan(vm["plan"].as<std::string>()));
   ctx.metrics = RunMetrics{"plan", {{"plan", lp.plan.name}}};
@@ -105,6 +114,7 @@ Status run(Context& ctx, const std::vector<std::string>& args) {
   opt.again = vm.count("again") > 0;
   if (!ctx.opts.json && !ctx.opts.quiet) opt.progress = [](const std::string& line) { std::cout << line << std::endl; };
   ToolStepRunner runner(ctx, lp.plan);
+  if (vm.count("domain-file")) runner.set_domain_file(vm["domain-file"].as<std::string>());
   HSM_TRY_ASSIGN(plans::RunResult r, plans::run_plan(lp.plan, lp.bytes, runner, opt));
   if (r.refused) {
     json doc = r.doc;
@@ -119,13 +129,67 @@ Status run(Context& ctx, const std::vector<std::string>& args) {
   return {};
 }
 
+// The plans a name finds (built-in and found on HSM_MIGRATE_PLAN_PATH), in
+// search order: the first file of a name is the one `plan run NAME` takes;
+// a later one of the same name is listed as shadowed. A file that does not
+// parse is listed with its error: one bad file does not hide the others.
+Status list(Context& ctx, const std::vector<std::string>& args) {
+  po::options_description desc("plan list");
+  HSM_TRY(parse_options(args, desc, {}));
+  json plans_doc = json::array(), path = json::array();
+  std::set<std::pair<std::string, std::string>> seen;  // (name, bytes) listed
+  std::set<std::string> names;
+  for (const auto& dir : plan_search_path()) {
+    path.push_back(dir.string());
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) continue;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+      if (e.path().extension() == ".toml" && e.is_regular_file(ec)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      const std::string name = f.stem().string();
+      std::ifstream in(f, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      json j{{"name", json_safe(name)}, {"file", json_safe(f.string())}};
+      // The same plan again (the build's copy of the source tree's) is not listed twice.
+      if (!seen.emplace(name, ss.str()).second) continue;
+      if (!names.insert(name).second) j["shadowed"] = true;
+      auto parsed = plans::parse_plan_string(ss.str(), f.string());
+      if (parsed.ok()) {
+        j["description"] = json_safe(parsed->description);
+        j["recurring"] = parsed->recurring;
+        j["steps"] = parsed->steps.size();
+      } else {
+        j["error"] = json_safe(parsed.error().message);
+      }
+      plans_doc.push_back(std::move(j));
+    }
+  }
+  ctx.emit({{"plans", plans_doc}, {"search_path", path}}, [&](std::ostream& os) {
+    if (plans_doc.empty()) os << "no plans found (search path: " << path.dump() << ")\n";
+    for (const auto& p : plans_doc) {
+      os << std::left << std::setw(24) << escaped(p["name"].get<std::string>()) << " ";
+      if (p.contains("error")) os << "does not parse: " << escaped(p["error"].get<std::string>());
+      else
+        os << (p["recurring"].get<bool>() ? "recurring" : "one-shot ") << "  " << std::setw(2)
+           << p["steps"].get<std::size_t>() << " step(s)  " << escaped(p["description"].get<std::string>());
+      if (p.contains("shadowed")) os << "  (shadowed by an earlier file of that name)";
+      os << "\n    " << escaped(p["file"].get<std::string>()) << "\n";
+    }
+  });
+  return {};
+}
+
 }  // namespace
 
 void add_plan_commands(std::vector<Command>& out) {
+  out.push_back({"plan list", "plan list", list});
   out.push_back({"plan check", "plan check PLAN", check});
   out.push_back({"plan order", "plan order PLAN", order});
   out.push_back({"plan show", "plan show PLAN [--dot]", show});
-  out.push_back({"plan run", "plan run PLAN [--dry-run] [--resume] [--again]", run});
+  out.push_back({"plan run", "plan run PLAN [--dry-run] [--resume] [--again] [--domain-file FILE]", run});
 }
 
 }  // namespace hsm::tool

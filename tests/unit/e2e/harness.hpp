@@ -55,6 +55,57 @@ inline std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// Runs a program (argv[0] looked up in PATH; no shell) and waits for it.
+// `inherit`: this process's environment with `env` over it (an empty value
+// unsets); else exactly `env` (empty values left out). Output goes through
+// `scratch`.out/.err, removed afterwards, so parallel runs (the stress tests'
+// trials) each name their own; nothing in this process changes.
+inline CliRun run_process(std::vector<std::string> argv_s, const std::map<std::string, std::string>& env,
+                          bool inherit, const fs::path& scratch) {
+  const fs::path out = scratch.string() + ".out", err = scratch.string() + ".err";
+  std::vector<std::string> envs;
+  for (const auto& [k, v] : env)
+    if (!v.empty()) envs.push_back(k + "=" + v);
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    (void)std::freopen(out.c_str(), "w", stdout);
+    (void)std::freopen(err.c_str(), "w", stderr);
+    (void)std::freopen("/dev/null", "r", stdin);
+    if (inherit) {
+      for (const auto& [k, v] : env) {
+        if (v.empty()) ::unsetenv(k.c_str());
+        else ::setenv(k.c_str(), v.c_str(), 1);
+      }
+      ::execvp(argv[0], argv.data());
+    } else {
+      ::execvpe(argv[0], argv.data(), envp.data());
+    }
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CliRun r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  fs::remove(out);
+  fs::remove(err);
+  return r;
+}
+
+// hsm-migrate with exactly `env` (run_process).
+inline CliRun run_with_env(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                           const fs::path& scratch) {
+  std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
+  full.insert(full.end(), args.begin(), args.end());
+  return run_process(std::move(full), env, false, scratch);
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -73,35 +124,11 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Runs hsm-migrate with args (no shell involved).
+  // Runs hsm-migrate with args (no shell involved), env_ over the test's environment.
   CliRun run(const std::vector<std::string>& args) {
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      for (const auto& [k, v] : env_) {
-        if (v.empty()) ::unsetenv(k.c_str());
-        else ::setenv(k.c_str(), v.c_str(), 1);
-      }
-      FILE* o = std::freopen(out.c_str(), "w", stdout);
-      FILE* e = std::freopen(err.c_str(), "w", stderr);
-      (void)o;
-      (void)e;
-      std::freopen("/dev/null", "r", stdin);
-      std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
-      full.insert(full.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : full) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CliRun r;
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
+    full.insert(full.end(), args.begin(), args.end());
+    return run_process(std::move(full), env_, true, dir_ / "run");
   }
 
   // Starts hsm-migrate without waiting (concurrency tests); `tag` names its

@@ -160,6 +160,54 @@ TEST_F(Operator, ARecurringPlanRunsEveryNightAndFinishesAnInterruptedOne) {
   EXPECT_NE(again.out.find("already finished"), std::string::npos) << again.out;
 }
 
+// plan list: the built-in plans and those found on HSM_MIGRATE_PLAN_PATH,
+// the first of a name being the one `plan run NAME` takes.
+TEST_F(Operator, PlanListShowsBuiltInAndFoundPlans) {
+  const fs::path mine = dir_ / "plans";
+  fs::create_directories(mine);
+  std::ofstream(mine / "my-nightly.toml") << "[plan]\nname = \"my-nightly\"\ndescription = \"ours\"\nrecurring = true\n";
+  std::ofstream(mine / "nightly-backup.toml") << "[plan]\nname = \"nightly-backup\"\ndescription = \"our own\"\n";
+  std::ofstream(mine / "broken.toml") << "[plan\n";
+  env_["HSM_MIGRATE_PLAN_PATH"] = mine.string();
+  auto j = ok({"--json", "plan", "list"}).json();
+  std::map<std::string, nlohmann::json> first;
+  int shadowed = 0;
+  for (const auto& p : j["plans"]) {
+    if (p.contains("shadowed")) ++shadowed;
+    else first[p["name"]] = p;
+  }
+  ASSERT_TRUE(first.count("luna6-to-luna7")) << j.dump(2);
+  EXPECT_EQ(first["my-nightly"]["recurring"], true);
+  EXPECT_EQ(first["nightly-backup"]["description"], "our own") << "HSM_MIGRATE_PLAN_PATH comes first";
+  EXPECT_EQ(shadowed, 1) << "the built-in nightly-backup is shadowed";
+  EXPECT_TRUE(first["broken"].contains("error")) << j.dump(2);
+  auto text = ok({"plan", "list"}).out;
+  EXPECT_NE(text.find("luna6-to-luna7"), std::string::npos) << text;
+  EXPECT_NE(text.find("does not parse"), std::string::npos) << text;
+  // What it lists, plan run takes by name.
+  EXPECT_EQ(ok({"--json", "plan", "show", "my-nightly"}).json()["plan"], "my-nightly");
+}
+
+// plan run --domain-file: the domain secret from a file (0600), with no
+// $HSM_MIGRATE_DOMAIN; the plan's partition is in that domain.
+TEST_F(Operator, PlanRunTakesTheDomainSecretFromAFile) {
+  const fs::path secret = dir_ / "domain.txt";
+  std::ofstream(secret) << "a-domain-from-a-file\n";
+  ::chmod(secret.c_str(), 0600);
+  const fs::path p = dir_ / "setup.toml";
+  std::ofstream(p) << "[plan]\nname = \"setup\"\n"
+                      "[[device]]\nname = \"prod\"\nemulated = true\nkind = \"luna7\"\nfirmware = \"7.8.0\"\n"
+                      "[[device.partition]]\nname = \"app\"\ndomain = \"corp\"\n";
+  env_["HSM_MIGRATE_DOMAIN"] = "";
+  ok({"plan", "run", p.string(), "--domain-file", secret.string()});
+  ok({"device", "create", "other", "--kind", "luna7", "--firmware", "7.8.0"});
+  ok({"partition", "create", "other/p", "--domain-file", secret.string()});
+  auto fp = [&](const std::string& part) {
+    return ok({"--json", "partition", "show", part}).json()["partition"]["domains"][0]["fingerprint"].get<std::string>();
+  };
+  EXPECT_EQ(fp("prod/app"), fp("other/p"));
+}
+
 // A restore selector that matches nothing is an error, as for backup, and
 // writes nothing: with --replace, the target keeps its objects.
 TEST_F(Operator, ARestoreSelectorMatchingNothingIsAnErrorAndWritesNothing) {

@@ -85,31 +85,7 @@ class Pkcs11Cli : public Cli {
   }
 
   // Another program, with the test's environment (no shell).
-  CliRun exec(const std::vector<std::string>& args) {
-    const fs::path out = dir_ / "x-stdout", err = dir_ / "x-stderr";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      for (const auto& [k, v] : env_) {
-        if (v.empty()) ::unsetenv(k.c_str());
-        else ::setenv(k.c_str(), v.c_str(), 1);
-      }
-      (void)std::freopen(out.c_str(), "w", stdout);
-      (void)std::freopen(err.c_str(), "w", stderr);
-      std::vector<std::string> full = args;
-      std::vector<char*> argv;
-      for (auto& a : full) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CliRun r;
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
+  CliRun exec(const std::vector<std::string>& args) { return run_process(args, env_, true, dir_ / "exec"); }
 
   // pkcs11-tool on token `label` (logged in with PKCS11_PIN when `login`).
   CliRun pkcs11_tool(const std::string& label, std::vector<std::string> args, bool login = true) {

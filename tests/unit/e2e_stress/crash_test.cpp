@@ -23,37 +23,9 @@ class Crash : public Cli {
  protected:
   // Thread-safe: its own output files, its own environment.
   CliRun cli(const std::vector<std::string>& args, const std::string& crash = "") {
-    const std::string tag = std::to_string(counter_++);
-    const fs::path out = dir_ / ("out-" + tag), err = dir_ / ("err-" + tag);
-    std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
-    full.insert(full.end(), args.begin(), args.end());
     std::map<std::string, std::string> env = env_;
     if (!crash.empty()) env["HSM_MIGRATE_CRASH_POINT"] = crash;
-    std::vector<std::string> envs;
-    for (const auto& [k, v] : env)
-      if (!v.empty()) envs.push_back(k + "=" + v);
-    std::vector<char*> argv, envp;
-    for (auto& a : full) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : envs) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      std::freopen(out.c_str(), "w", stdout);
-      std::freopen(err.c_str(), "w", stderr);
-      std::freopen("/dev/null", "r", stdin);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CliRun r;
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
+    return run_with_env(args, env, dir_ / ("run-" + std::to_string(counter_++)));
   }
   std::multiset<std::string> fingerprints(const std::string& address, std::string& why) {
     std::multiset<std::string> out;

@@ -87,7 +87,9 @@ TEST_F(S3Prune, ADeleteTheBucketRefusesIsOneClearLine) {
   make_fleet(1);
   const std::string b = init_bucket("GOVERNANCE", 1);
   auto arch = backups(b, 2);
-  unlock_soon(b, arch[0], 1);
+  // 2 s, not 1: time() is whole seconds, so "now + 1" can already be past
+  // when the request arrives (RGW: "the retain-until date must be in the future").
+  unlock_soon(b, arch[0], 2);
   // The bucket's policy forbids deleting versions.
   const std::string policy = R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["*"]},)"
                              R"("Action":["s3:DeleteObjectVersion","s3:DeleteObject"],"Resource":["arn:aws:s3:::)" +
@@ -101,7 +103,7 @@ TEST_F(S3Prune, ADeleteTheBucketRefusesIsOneClearLine) {
   req.body_size = policy.size();
   auto put = client_->http().send(req);
   ASSERT_TRUE(put.ok() && put->ok()) << (put.ok() ? put->body : put.error().message);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   auto r = run({"prune", "s3://" + b + "/nightly", "--keep-last", "1"});
   EXPECT_EQ(r.rc, kUsage) << r.err;
   expect_one_line(r);
