@@ -168,13 +168,15 @@ Result<api::ArchiveRestoreCounts> restore_from(Context& ctx, api::Partition& par
                                                const formats::VerifiedArchive& archive,
                                                api::ArchiveRestoreMode mode, const std::string& selector,
                                                const ArchiveProgress& progress, std::string_view phase,
-                                               const std::function<void(const api::ArchiveObjectReport&)>& rep) {
+                                               const std::function<void(const api::ArchiveObjectReport&)>& rep,
+                                               bool dry_run = false) {
   const formats::ArchiveHeader& header = archive.report().header;
   HSM_TRY_ASSIGN(api::ArchiveSource src, source_of(archive.report()));
   HSM_TRY(part.restore_begin(src));
   api::ArchiveRestoreOptions opt;
   opt.mode = mode;
   opt.selector = selector;
+  opt.dry_run = dry_run;
   opt.client = ctx.client;
   std::uint64_t done = 0;
   const std::uint64_t total = archive.report().blobs_checked;
@@ -428,7 +430,7 @@ Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
   };
   const auto mode = req.mode == RestoreMode::replace ? api::ArchiveRestoreMode::replace : api::ArchiveRestoreMode::add;
   HSM_TRY_ASSIGN(api::ArchiveRestoreCounts c,
-                 restore_from(ctx, *h.part, *archive, mode, req.selector, req.progress, "restore", rep));
+                 restore_from(ctx, *h.part, *archive, mode, req.selector, req.progress, "restore", rep, req.dry_run));
   api::crash_point("after-write");
   out.refused_or_failed = c.refused;
   if (c.replace_blocked) {
@@ -440,6 +442,7 @@ Result<ArchiveOutcome> run_restore(Context& ctx, const RestoreRequest& req) {
   out.doc = json{{"archive", rd.opened.name},
                  {"target", req.target.device + "/" + req.target.partition},
                  {"mode", req.mode == RestoreMode::replace ? "replace" : "add"},
+                 {"dry_run", req.dry_run},
                  {"header", header_json(header)},
                  {"authenticated", true},
                  {"mac_verified", c.mac_verified}};

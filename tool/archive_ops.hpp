@@ -59,6 +59,7 @@ struct RestoreRequest {
   Address target;
   RestoreMode mode = RestoreMode::add;
   std::string selector = "all";    // which archived objects: label, #handle (source), id:HEX, all
+  bool dry_run = false;            // judge, open and count as the restore would; keep nothing
   int wait_seconds = 0;
   ArchiveProgress progress;
 };

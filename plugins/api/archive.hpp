@@ -112,6 +112,11 @@ inline Error nothing_selected(std::string_view selector) {
 struct ArchiveRestoreOptions {
   ArchiveRestoreMode mode = ArchiveRestoreMode::add;
   std::string selector = "all";  // a label, #handle (source), id:HEX, or all
+  // add/replace (restore --dry-run): every object judged, opened and found
+  // present or not as the real restore would, then nothing kept: counts say
+  // what the restore would do ("created" = would be created; "deleted" =
+  // would be deleted first).
+  bool dry_run = false;
   ClientDesc client;
 };
 struct ArchiveObjectReport {

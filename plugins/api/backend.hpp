@@ -36,6 +36,9 @@
 //              with its credential; PartitionDesc::transport (KeyCapability,
 //              rule T3); ArchiveBeginRequest::portable; Partition::
 //              backup_refused (objects a backup left out, with the rule).
+//              Amended in place (version 3 was not yet released):
+//              ArchiveRestoreOptions::dry_run; api::archive_selects, the
+//              archive selector's one meaning.
 #pragma once
 
 #include <cstdint>

@@ -175,7 +175,7 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
       "replace", "delete the partition's objects first, then restore")(
       "objects", po::value<std::string>()->default_value("all"), "a label, #handle, id:HEX, or all")(
       "wait", po::value<int>(), "wait up to SECONDS for the partition lock")(
-      "dry-run", "from a Backup HSM: judge every object, copy nothing")(
+      "dry-run", "judge, open and count every object as the restore would; keep nothing")(
       "trusted-root", po::value<std::vector<std::string>>()->composing(), kTrustedRootHelp);
   add_repo_options(desc);
   HSM_TRY_ASSIGN(auto vm, parse_options(args, desc, {"archive"}));
@@ -195,8 +195,6 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
     bar.clear();
     return emit_hsm_route(ctx, out, req.dry_run);
   }
-  if (vm.count("dry-run"))
-    return Error::usage("--dry-run goes with a Backup HSM source", "to see what an archive holds, run verify ARCHIVE");
   RestoreRequest req;
   req.archive = vm["archive"].as<std::string>();
   req.repo = repo_options_of(vm);
@@ -204,6 +202,7 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
   HSM_TRY_ASSIGN(req.target, parse_address(vm["to"].as<std::string>()));
   req.mode = vm.count("replace") ? RestoreMode::replace : RestoreMode::add;
   req.selector = vm["objects"].as<std::string>();
+  req.dry_run = vm.count("dry-run") > 0;
   req.wait_seconds = wait_of(vm);
   Progress bar(std::cerr, bar_options(ctx));
   req.progress = bar.callback();
@@ -217,6 +216,12 @@ Status restore(Context& ctx, const std::vector<std::string>& args) {
       os << "restore into " << out.doc["target"].get<std::string>()
          << " (replace): nothing deleted, nothing restored: " << out.doc["replace_blocked"].get<std::string>()
          << "\n";
+    } else if (req.dry_run) {
+      os << "dry run: restore into " << out.doc["target"].get<std::string>() << " ("
+         << out.doc["mode"].get<std::string>() << ") would create " << c["created"].get<std::uint64_t>()
+         << " object(s): " << c["already_present"].get<std::uint64_t>() << " already present, "
+         << c["refused"].get<std::uint64_t>() << " refused, " << c["deleted"].get<std::uint64_t>()
+         << " deleted first; nothing was changed\n";
     } else {
       os << "restored " << c["created"].get<std::uint64_t>() << " object(s) into "
          << out.doc["target"].get<std::string>() << " (" << out.doc["mode"].get<std::string>() << "): "

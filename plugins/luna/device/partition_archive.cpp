@@ -493,6 +493,12 @@ Result<api::ArchiveRestoreCounts> LunaPartition::restore_blobs(const api::Archiv
     archive_source_.reset();
     return counts;
   }
+  if (opt.dry_run) {
+    // restore --dry-run: judged, opened and written in the transaction as
+    // the restore would be, then rolled back (the delete of a replace too).
+    archive_source_.reset();
+    return counts;
+  }
   HSM_TRY(core_->audit("archive: restored " + std::to_string(counts.created) + " object(s) from " +
                        src_archive.source.address() + " into " + name_ + (replace ? " (replace)" : " (add)")));
   api::crash_point("device-before-commit");

@@ -246,7 +246,14 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
       judged.mac_verified = true;
       return judged;
     }
-    HSM_TRY_ASSIGN(counts.deleted, delete_user_objects(*s));
+    if (opt.dry_run) {
+      // Nothing is deleted: the objects it would delete are counted, and
+      // the archive's are judged against an empty token.
+      HSM_TRY_ASSIGN(auto user, select_objects(*s, "all"));
+      counts.deleted = user.size();
+    } else {
+      HSM_TRY_ASSIGN(counts.deleted, delete_user_objects(*s));
+    }
   } else if (create) {
     HSM_TRY_ASSIGN(held, held_fingerprints(*s, work.kek));
   }
@@ -294,7 +301,9 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
       if (report) report(r);
       return {};
     }
-    HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, restore_record(*s, o.record, work.keys.wrap, true));
+    // A dry run unwraps into a session object (the token proves it takes
+    // the template, T5) that is destroyed below: nothing reaches the token.
+    HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, restore_record(*s, o.record, work.keys.wrap, !opt.dry_run));
     created.push_back(h);
     ++counts.created;
     r.status = "created";
@@ -317,6 +326,8 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
     return e;
   }
   counts.mac_verified = true;
+  if (opt.dry_run)
+    for (CK_OBJECT_HANDLE h : created) (void)destroy_object(*s, h);
   return counts;
 }
 

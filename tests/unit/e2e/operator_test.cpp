@@ -4,6 +4,7 @@
 // "ok" and their schema, and recurring plans that cron runs with no flag.
 #include <sys/stat.h>
 
+#include <set>
 #include <sstream>
 
 #include "harness.hpp"
@@ -230,6 +231,38 @@ TEST_F(Operator, ARestoreSelectorMatchingNothingIsAnErrorAndWritesNothing) {
   // A label that is there restores just that object (--count 2 made k-1, k-2).
   auto k = ok({"--json", "restore", archive, "--to", "hsm-a/p2", "--objects", "k-2"}).json();
   EXPECT_EQ(k["counts"]["created"], 1);
+}
+
+// restore ARCHIVE --dry-run: the counts the real restore then reports
+// (created, already present, refused, deleted first), and nothing changed.
+TEST_F(Operator, RestoreDryRunCountsWhatTheRestoreWouldDoAndChangesNothing) {
+  make_partition();
+  ok({"key", "generate", "hsm-a/p1", "--type", "aes-256", "--label", "k", "--count", "3"});
+  const std::string archive = (dir_ / "a.hsmar").string();
+  ok({"backup", "hsm-a/p1", "--archive", archive});
+  ok({"partition", "create", "hsm-a/p2"});
+  ok({"restore", archive, "--to", "hsm-a/p2", "--objects", "k-1"});  // one already there
+  ok({"key", "generate", "hsm-a/p2", "--type", "aes-128", "--label", "other"});
+  auto fingerprints = [&] {
+    std::multiset<std::string> fps;
+    for (const auto& o : ok({"--json", "object", "list", "hsm-a/p2"}).json()["objects"])
+      fps.insert(o["fingerprint"].get<std::string>());
+    return fps;
+  };
+  const auto before = fingerprints();
+  auto dry = ok({"--json", "restore", archive, "--to", "hsm-a/p2", "--dry-run"}).json();
+  EXPECT_EQ(dry["dry_run"], true);
+  EXPECT_EQ(dry["counts"]["created"], 2);
+  EXPECT_EQ(dry["counts"]["already_present"], 1);
+  EXPECT_EQ(fingerprints(), before) << "a dry run changes nothing";
+  auto text = ok({"restore", archive, "--to", "hsm-a/p2", "--dry-run", "--replace"});
+  EXPECT_NE(text.out.find("would create 3 object(s)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("2 deleted first"), std::string::npos) << text.out;
+  EXPECT_EQ(fingerprints(), before) << "not even with --replace";
+  // The real restore does what the dry run said.
+  auto real = ok({"--json", "restore", archive, "--to", "hsm-a/p2"}).json();
+  EXPECT_EQ(real["counts"]["created"], dry["counts"]["created"]);
+  EXPECT_EQ(real["counts"]["already_present"], dry["counts"]["already_present"]);
 }
 
 // One device whose plugin is missing does not hide the fleet: it is listed

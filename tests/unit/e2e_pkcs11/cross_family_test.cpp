@@ -81,6 +81,12 @@ TEST_F(CrossFamily, LunaPortableArchiveRestoresIntoATokenAndDefaultArchivesAreRe
   EXPECT_EQ(none.rc, kUsage) << none.err;
   EXPECT_NE(none.err.find("no archived object matches"), std::string::npos) << none.err;
   EXPECT_EQ(count_objects("tokB"), kept);
+  // A dry run: the same verdicts, nothing on the token.
+  CliRun dry = run({"--json", "restore", portable, "--to", "soft2/tokB", "--dry-run"});
+  EXPECT_EQ(dry.rc, kRefused) << dry.err;
+  const json dj = json::parse(dry.out.substr(0, dry.out.find("\n{\n  \"ok\"")));
+  EXPECT_EQ(dj["counts"]["created"], 4) << dry.out;
+  EXPECT_EQ(count_objects("tokB"), kept);
   CliRun r = run({"--json", "restore", portable, "--to", "soft2/tokB"});
   EXPECT_EQ(r.rc, kRefused) << r.err;
   const json rj = json::parse(r.out.substr(0, r.out.find("\n{\n  \"ok\"")));
