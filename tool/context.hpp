@@ -15,6 +15,7 @@
 
 #include "plugins/api/backend.hpp"
 #include "tool/fleet.hpp"
+#include "tool/metrics.hpp"
 #include "tool/plugin_loader.hpp"
 
 namespace hsm::tool {
@@ -46,7 +47,7 @@ struct GlobalOptions {
 // error) records nothing: it has no series to belong to.
 struct RunMetrics {
   std::string operation;
-  std::vector<std::pair<std::string, std::string>> labels;
+  metrics::Labels labels;
   std::uint64_t objects = 0;
   std::uint64_t bytes = 0;
 };

@@ -51,9 +51,6 @@ Status create(Context& ctx, const std::vector<std::string>& args) {
   return {};
 }
 
-// Registers a device that exists outside hsm-migrate (a PKCS#11 token): the
-// options go to the kind's backend as they are, which finds the device,
-// checks it and keeps what it needs in the device's folder (never the PIN).
 // What the backend reports beyond the common fields (a PKCS#11 token: the
 // module's and token's own words, mechanisms with key-size ranges).
 json attributes_json(const api::DeviceDesc& d) {
@@ -62,6 +59,9 @@ json attributes_json(const api::DeviceDesc& d) {
   return attrs;
 }
 
+// Registers a device that exists outside hsm-migrate (a PKCS#11 token): the
+// options go to the kind's backend as they are, which finds the device,
+// checks it and keeps what it needs in the device's folder (never the PIN).
 Status add(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("device add");
   desc.add_options()("kind", po::value<std::string>()->required(), "pkcs11")(

@@ -7,8 +7,8 @@
 #include <iomanip>
 #include <iostream>
 #include <set>
-#include <utility>
 #include <sstream>
+#include <utility>
 
 #include "migrations/order.hpp"
 #include "migrations/run.hpp"
