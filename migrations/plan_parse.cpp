@@ -32,9 +32,11 @@ class Parser {
     try {
       root = toml::parse(text, std::string_view(source_));
     } catch (const toml::parse_error& e) {
-      return Error::usage(source_ + ":" + std::to_string(e.source().begin.line) + ": " +
-                              printable(e.description()),
-                          "see man 5 hsm-migrate-plan for the plan syntax");
+      const int line = static_cast<int>(e.source().begin.line);
+      Error err = Error::usage(source_ + ":" + std::to_string(line) + ": " + printable(e.description()),
+                               "see man 5 hsm-migrate-plan for the plan syntax");
+      err.problems.push_back({source_, line, printable(e.description())});
+      return err;
     }
     plan_.source = source_;
     Reader top(diags_, root, "the plan", {"plan", "domain", "device", "hagroup", "step"});
@@ -47,12 +49,13 @@ class Parser {
     resolve();
     if (!diags_.empty()) {
       std::stable_sort(diags_.begin(), diags_.end(), [](const Diag& a, const Diag& b) { return a.line < b.line; });
-      std::string msg;
-      constexpr std::size_t kMax = 20;
-      for (std::size_t i = 0; i < diags_.size() && i < kMax; ++i)
-        msg += (i ? "\n" : "") + source_ + ":" + std::to_string(diags_[i].line) + ": " + printable(diags_[i].message);
-      if (diags_.size() > kMax) msg += "\n(" + std::to_string(diags_.size() - kMax) + " more problems)";
-      return Error::usage(msg, "see man 5 hsm-migrate-plan for every key and step");
+      Error e = Error::usage("plan " + source_ + " has " + std::to_string(diags_.size()) + " problem" +
+                                 (diags_.size() == 1 ? "" : "s"),
+                             "see man 5 hsm-migrate-plan for every key and step");
+      for (const Diag& d : diags_) e.problems.push_back({source_, d.line, printable(d.message)});
+      if (diags_.size() == 1)  // one problem: one line says it all
+        e.message = source_ + ":" + std::to_string(diags_[0].line) + ": " + e.problems[0].message;
+      return e;
     }
     return std::move(plan_);
   }

@@ -190,6 +190,13 @@ json to_json(const api::Verdict& v) {
           {"warnings", v.warnings}};
 }
 
+json problems_json(const std::vector<api::Problem>& problems) {
+  json out = json::array();
+  for (const auto& p : problems)
+    out.push_back({{"file", json_safe(p.file)}, {"line", p.line}, {"message", json_safe(p.message)}});
+  return out;
+}
+
 json to_json(const api::Error& e) {
   static const char* kinds[] = {"", "failure", "usage", "refused", "integrity", "busy", "auth"};
   return {{"kind", kinds[static_cast<int>(e.kind)]},
@@ -197,7 +204,8 @@ json to_json(const api::Error& e) {
           {"rule", e.rule.empty() ? json(nullptr) : json(e.rule)},
           {"code", e.code.empty() ? json(nullptr) : json(e.code)},
           {"message", json_safe(e.message)},
-          {"fix", e.fix.empty() ? json(nullptr) : json(e.fix)}};
+          {"fix", e.fix.empty() ? json(nullptr) : json(e.fix)},
+          {"problems", problems_json(e.problems)}};
 }
 
 }  // namespace hsm::tool

@@ -79,7 +79,8 @@ json to_json(const api::DeviceDesc& d);
 json to_json(const api::PartitionDesc& p);
 json to_json(const api::ObjectDesc& o);
 json to_json(const api::Verdict& v);
-json to_json(const api::Error& e);
+json to_json(const api::Error& e);  // with "problems": [{file, line, message}], maybe empty
+json problems_json(const std::vector<api::Problem>& problems);
 
 // "N=V" policy assignments.
 api::Result<std::pair<int, int>> parse_policy_assignment(const std::string& text);
@@ -116,5 +117,6 @@ void add_plan_commands(std::vector<Command>& out);
 void add_hagroup_commands(std::vector<Command>& out);
 void add_prune_commands(std::vector<Command>& out);
 void add_key_use_commands(std::vector<Command>& out);
+void add_diff_commands(std::vector<Command>& out);
 
 }  // namespace hsm::tool

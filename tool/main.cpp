@@ -36,6 +36,15 @@ void print_error(const Context* ctx, const Error& e) {
   line += e.message;
   if (!e.fix.empty()) line += "; fix: " + e.fix;
   std::cerr << escaped(line) << "\n";  // one line, whatever a label in it holds
+  // An input's problems (a plan's), one line each under the headline, as a
+  // compiler prints them; --json lists them all.
+  constexpr std::size_t kShown = 20;
+  for (std::size_t i = 0; i < e.problems.size() && i < kShown; ++i)
+    std::cerr << "  " << escaped(e.problems[i].file + ":" + std::to_string(e.problems[i].line) + ": " +
+                                 e.problems[i].message)
+              << "\n";
+  if (e.problems.size() > kShown)
+    std::cerr << "  (" << e.problems.size() - kShown << " more; --json lists every problem)\n";
   if (ctx && ctx->opts.json)
     std::cout << json{{"ok", false}, {"schema_version", kJsonSchemaVersion}, {"error", to_json(e)}}.dump(2) << "\n";
 }
@@ -87,6 +96,7 @@ int run(int argc, char** argv) {
   add_plan_commands(commands);
   add_hagroup_commands(commands);
   add_prune_commands(commands);
+  add_diff_commands(commands);
 
   Context ctx;
   auto rest = extract_globals(argc, argv, ctx.opts);

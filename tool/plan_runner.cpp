@@ -291,6 +291,8 @@ Result<std::string> ToolStepRunner::generate_keys(const plans::DeviceSpec& d, co
   req.extractable = k.extractable;
   req.mechanism = k.keygen;
   req.client = ctx_.client;
+  if (progress_)
+    req.progress = [this](std::uint64_t done, std::uint64_t total) { progress_("generate keys", done, total); };
   HSM_TRY_ASSIGN(api::KeyGenResult made, part->generate_keys(req));
   std::string notes;
   for (const auto& n : made.notices) notes += "; rule " + n.rule + ": " + n.message;
@@ -501,6 +503,7 @@ Result<std::string> ToolStepRunner::clone(const plans::CloneStep& s, const plans
   req.source = tool_address(s.from);
   req.target = tool_address(s.to);
   req.selector = s.objects;
+  req.progress = progress_;
   HSM_TRY_ASSIGN(CloneOutcome out, run_clone(ctx_, req, hook));
   return clone_summary(out, "clone " + s.from.str() + " -> " + s.to.str());
 }
@@ -513,6 +516,7 @@ Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std
     req.source = tool_address(s.from);
     req.target = tool_address(*s.to);
     req.replace = s.mode == plans::CopyMode::replace;  // X5
+    req.progress = progress_;
     HSM_TRY_ASSIGN(CloneOutcome out, run_backup_to_hsm(ctx_, req, hook));
     return clone_summary(out, "backup " + s.from.str() + " -> " + s.to->str());
   }
@@ -532,6 +536,7 @@ Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std
     HSM_TRY_ASSIGN(formats::ArchiveId id, formats::new_archive_id());
     req.archive_id = id;
     if (before_write) HSM_TRY(before_write(formats::to_hex(id)));
+    req.progress = progress_;
     HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx_, req));
     const std::string written = out.doc["archive"].get<std::string>();
     written_objects()[archive] = written;
@@ -568,6 +573,7 @@ Result<std::string> ToolStepRunner::backup(const plans::BackupStep& s, const std
   HSM_TRY_ASSIGN(formats::ArchiveId id, formats::new_archive_id());
   req.archive_id = id;
   if (before_write) HSM_TRY(before_write(formats::to_hex(id)));
+  req.progress = progress_;
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_backup(ctx_, req));
   const std::size_t objects =
       out.doc.contains("objects") && out.doc["objects"].is_number() ? out.doc["objects"].get<std::size_t>() : 0;
@@ -583,6 +589,7 @@ Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const s
     req.target = tool_address(s.to);
     req.selector = s.objects;
     req.replace = s.mode == plans::CopyMode::replace;
+    req.progress = progress_;
     HSM_TRY_ASSIGN(CloneOutcome out, run_restore_from_hsm(ctx_, req, hook));
     return clone_summary(out, "restore " + s.from->str() + " -> " + s.to.str());
   }
@@ -591,6 +598,7 @@ Result<std::string> ToolStepRunner::restore(const plans::RestoreStep& s, const s
   req.target = tool_address(s.to);
   req.mode = s.mode == plans::CopyMode::replace ? RestoreMode::replace : RestoreMode::add;
   req.selector = s.objects;
+  req.progress = progress_;
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_restore(ctx_, req));
   const json counts = out.doc.contains("counts") ? out.doc["counts"] : json::object();
   if (hook) HSM_TRY(hook(1, counts.value("created", std::size_t{0}), counts.value("already_present", std::size_t{0})));
@@ -606,6 +614,7 @@ Result<std::string> ToolStepRunner::verify(const plans::VerifyStep& s, const std
   VerifyRequest req;
   req.archive = archive_to_read(ctx_, archive);
   if (s.with) req.deep_with = tool_address(*s.with);
+  req.progress = progress_;
   HSM_TRY(run_verify(ctx_, req));
   return "verified archive " + req.archive + (s.with ? " (deep, with " + s.with->str() + ")" : "");
 }
@@ -614,6 +623,7 @@ Result<std::string> ToolStepRunner::drill(const plans::DrillStep& s, const std::
   DrillRequest req;
   req.archive = archive_to_read(ctx_, archive);
   req.scratch = tool_address(s.scratch);
+  req.progress = progress_;
   HSM_TRY_ASSIGN(ArchiveOutcome out, run_drill(ctx_, req));
   if (out.refused_or_failed)
     return Error::integrity("drill of " + req.archive + " in " + s.scratch.str() + ": " +

@@ -15,6 +15,7 @@
 #include "migrations/check.hpp"
 #include "migrations/plan.hpp"
 #include "migrations/run.hpp"
+#include "tool/archive_ops.hpp"
 #include "tool/context.hpp"
 
 namespace hsm::tool {
@@ -52,6 +53,9 @@ class ToolStepRunner final : public plans::StepRunner {
   // plan run --domain-file: the text secret of the plan's domains that name
   // no source of their own (else $HSM_MIGRATE_DOMAIN, else a prompt).
   void set_domain_file(std::string file) { domain_file_ = std::move(file); }
+  // Where each step's long operation (keys made, objects cloned, blobs
+  // written or read) reports its progress: `plan run`'s one progress line.
+  void set_progress(ArchiveProgress progress) { progress_ = std::move(progress); }
 
   api::Result<plans::FleetState> live() override;
   api::Result<std::string> create_device(const plans::DeviceSpec& d) override;
@@ -88,6 +92,7 @@ class ToolStepRunner final : public plans::StepRunner {
   Context& ctx_;
   std::string domain_file_;
   const plans::Plan& plan_;
+  ArchiveProgress progress_;  // may be empty
 };
 
 }  // namespace hsm::tool

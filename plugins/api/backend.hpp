@@ -38,7 +38,9 @@
 //              backup_refused (objects a backup left out, with the rule).
 //              Amended in place (version 3 was not yet released):
 //              ArchiveRestoreOptions::dry_run; api::archive_selects, the
-//              archive selector's one meaning.
+//              archive selector's one meaning; Error::problems (a plan's
+//              problems, each with its file and line); KeyGenRequest::
+//              progress.
 #pragma once
 
 #include <cstdint>
@@ -106,6 +108,9 @@ struct KeyGenRequest {
   bool extractable = true;
   KeygenMechanism mechanism = KeygenMechanism::none;  // RSA only; K3
   ClientDesc client;  // K4: the client may remap the mechanism
+  // Called after each key is made (done of total keys asked for); the tool
+  // draws its progress line from it. May be empty.
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
 
 // What a target accepts, produced by the target and carried by the tool.

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace hsm::api {
 
@@ -20,12 +21,21 @@ enum class ErrorKind : int {
   auth = 6,       // a wrong PIN (CKR_PIN_INCORRECT) or a partition locked by failed logins (CKR_PIN_LOCKED)
 };
 
+// One problem found in an input file (a plan): where, and what. An input
+// with several problems reports them all at once, as a compiler does.
+struct Problem {
+  std::string file;
+  int line = 0;
+  std::string message;  // one line
+};
+
 struct Error {
   ErrorKind kind = ErrorKind::other;
   std::string message;  // one line: what is wrong (and for refusals, with whom)
   std::string rule;     // e.g. "P5"; empty when no rule applies
   std::string code;     // PKCS#11-style code, e.g. "CKR_TEMPLATE_INCONSISTENT"
   std::string fix;      // how to fix it; empty when there is none
+  std::vector<Problem> problems;  // an input's problems, each its own line; usually none
 
   static Error usage(std::string m, std::string fix = {}) {
     return {ErrorKind::usage, std::move(m), {}, {}, std::move(fix)};

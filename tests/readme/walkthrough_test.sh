@@ -28,4 +28,9 @@ grep -q "restored 12 object(s) into hsm-b/restored" "$home/out.txt" || {
   echo "the walkthrough's restore did not restore the 12 objects" >&2
   exit 1
 }
+grep -q "identical: the same 12 object(s) by fingerprint" "$home/out.txt" || {
+  cat "$home/out.txt" >&2
+  echo "the walkthrough's diff did not find the archive and the restored partition identical" >&2
+  exit 1
+}
 echo "README walkthrough: OK"

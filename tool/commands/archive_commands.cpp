@@ -12,6 +12,7 @@
 
 #include "tool/archive_ops.hpp"
 #include "tool/backup_hsm_ops.hpp"
+#include "tool/commands/archive_options.hpp"
 #include "tool/commands/clone_report.hpp"
 #include "tool/display.hpp"
 #include "tool/progress.hpp"
@@ -33,12 +34,7 @@ void say_notice(const Context& ctx, const std::string& notice) {
 
 int wait_of(const po::variables_map& vm) { return vm.count("wait") ? vm["wait"].as<int>() : 0; }
 
-std::vector<std::string> roots_of(const po::variables_map& vm) {
-  return vm.count("trusted-root") ? vm["trusted-root"].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
 
-constexpr const char* kTrustedRootHelp =
-    "also trust this manufacturing root (DER/PEM certificate or its SHA-256 in hex); repeatable";
 
 // Version 1 archives restore, with one line saying they are less protected.
 void say_protection(const Context& ctx, const json& doc) {

@@ -5,6 +5,7 @@
 #include "tool/context.hpp"
 #include "tool/display.hpp"
 #include "tool/lock.hpp"
+#include "tool/progress.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -40,7 +41,12 @@ Status generate(Context& ctx, const std::vector<std::string>& args) {
   if (!lock.ok()) return lock.error();
   HSM_TRY_ASSIGN(auto part, ctx.fleet->open_partition(a));
   HSM_TRY(ctx.login(*part, a));
+  ProgressOptions bar_options = ProgressOptions::for_stderr(ctx.opts.quiet || ctx.opts.json);
+  bar_options.unit = "keys";
+  Progress bar(std::cerr, bar_options);
+  req.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update("generate", done, total); };
   HSM_TRY_ASSIGN(api::KeyGenResult made, part->generate_keys(req));
+  bar.clear();  // the summary starts on its own line
   const auto& created = made.created;
   json objs = json::array();
   for (const auto& o : created) objs.push_back(to_json(o));

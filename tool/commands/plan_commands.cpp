@@ -15,6 +15,7 @@
 #include "migrations/show.hpp"
 #include "tool/display.hpp"
 #include "tool/plan_runner.hpp"
+#include "tool/progress.hpp"
 
 namespace hsm::tool {
 namespace {
@@ -112,10 +113,19 @@ Status run(Context& ctx, const std::vector<std::string>& args) {
   opt.dry_run = vm.count("dry-run") > 0;
   opt.resume = vm.count("resume") > 0;
   opt.again = vm.count("again") > 0;
-  if (!ctx.opts.json && !ctx.opts.quiet) opt.progress = [](const std::string& line) { std::cout << line << std::endl; };
+  // Each step's work draws one progress line on a terminal (stderr); the
+  // step lines (stdout) start on their own line.
+  Progress bar(std::cerr, ProgressOptions::for_stderr(ctx.opts.quiet || ctx.opts.json));
+  if (!ctx.opts.json && !ctx.opts.quiet)
+    opt.progress = [&bar](const std::string& line) {
+      bar.clear();
+      std::cout << line << std::endl;
+    };
   ToolStepRunner runner(ctx, lp.plan);
+  runner.set_progress(bar.callback());
   if (vm.count("domain-file")) runner.set_domain_file(vm["domain-file"].as<std::string>());
   HSM_TRY_ASSIGN(plans::RunResult r, plans::run_plan(lp.plan, lp.bytes, runner, opt));
+  bar.clear();
   if (r.refused) {
     json doc = r.doc;
     doc["check"] = plans::report_json(lp.plan, r.report);
@@ -163,6 +173,7 @@ Status list(Context& ctx, const std::vector<std::string>& args) {
         j["steps"] = parsed->steps.size();
       } else {
         j["error"] = json_safe(parsed.error().message);
+        j["problems"] = problems_json(parsed.error().problems);
       }
       plans_doc.push_back(std::move(j));
     }

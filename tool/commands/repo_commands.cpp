@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "tool/archive_ops.hpp"
+#include "tool/commands/archive_options.hpp"
 #include "tool/display.hpp"
 #include "tool/repo_ops.hpp"
 
@@ -14,12 +15,7 @@ namespace {
 using api::Error;
 using api::Status;
 
-constexpr const char* kTrustedRootHelp =
-    "also trust this manufacturing root (DER/PEM certificate or its SHA-256 in hex); repeatable";
 
-std::vector<std::string> roots_of(const po::variables_map& vm) {
-  return vm.count("trusted-root") ? vm["trusted-root"].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
 
 Status repo_init(Context& ctx, const std::vector<std::string>& args) {
   po::options_description desc("repo init");

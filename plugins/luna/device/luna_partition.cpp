@@ -341,6 +341,7 @@ Result<api::KeyGenResult> LunaPartition::generate_keys(const api::KeyGenRequest&
       d.cls = api::ObjectClass::secret_key;
       d.fingerprint = crypto::fingerprint(d.cls, km);
       objects.push_back({std::move(d), std::move(km)});
+      if (req.progress) req.progress(static_cast<std::uint64_t>(i) + 1, static_cast<std::uint64_t>(req.count));
       continue;
     }
     d.pair_id = d.id_hex;
@@ -354,6 +355,7 @@ Result<api::KeyGenResult> LunaPartition::generate_keys(const api::KeyGenRequest&
     pub.fingerprint = crypto::fingerprint(pub.cls, pub_km);
     objects.push_back({std::move(d), std::move(km)});
     objects.push_back({std::move(pub), std::move(pub_km)});
+    if (req.progress) req.progress(static_cast<std::uint64_t>(i) + 1, static_cast<std::uint64_t>(req.count));
   }
   store::Transaction tx(*core_->db);
   HSM_TRY(tx.begin());

@@ -119,6 +119,7 @@ Result<api::KeyGenResult> generate_keys(TokenContext& ctx, const api::KeyGenRequ
       HSM_TRY_ASSIGN(api::ObjectDesc d, full_desc(*s, o, listing_kek(ctx, *s), nullptr));
       result.created.push_back(std::move(d));
     }
+    if (req.progress) req.progress(static_cast<std::uint64_t>(i) + 1, static_cast<std::uint64_t>(req.count));
   }
   return result;
 }

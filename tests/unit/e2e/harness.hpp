@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <pty.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +102,48 @@ inline CliRun run_process(std::vector<std::string> argv_s, const std::map<std::s
   return r;
 }
 
+// Runs argv with stdin, stdout and stderr on one pseudo-terminal of
+// `columns` columns, as a person at a terminal sees it: `out` is everything
+// the terminal received (its line discipline turns "\n" into "\r\n"); `err`
+// stays empty. env is put over the test's environment.
+inline CliRun run_on_terminal(const std::vector<std::string>& argv_s, const std::map<std::string, std::string>& env,
+                              unsigned short columns = 120) {
+  std::vector<std::string> args = argv_s;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  struct winsize ws {};
+  ws.ws_row = 40;
+  ws.ws_col = columns;
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
+  CliRun r;
+  if (pid < 0) {
+    r.err = "forkpty failed";
+    return r;
+  }
+  if (pid == 0) {
+    for (const auto& [k, v] : env) {
+      if (v.empty()) ::unsetenv(k.c_str());
+      else ::setenv(k.c_str(), v.c_str(), 1);
+    }
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  char buf[4096];
+  for (;;) {  // until the child's side closes (EIO on Linux)
+    const ssize_t n = ::read(master, buf, sizeof buf);
+    if (n > 0) r.out.append(buf, static_cast<std::size_t>(n));
+    else if (n < 0 && errno == EINTR) continue;
+    else break;
+  }
+  ::close(master);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
 // hsm-migrate with exactly `env` (run_process).
 inline CliRun run_with_env(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                            const fs::path& scratch) {
@@ -131,6 +175,13 @@ class Cli : public ::testing::Test {
     std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
     full.insert(full.end(), args.begin(), args.end());
     return run_process(std::move(full), env_, true, dir_ / "run");
+  }
+
+  // hsm-migrate on a terminal (run_on_terminal): progress lines are drawn.
+  CliRun on_terminal(const std::vector<std::string>& args) {
+    std::vector<std::string> full{std::string(HSM_BIN_DIR) + "/hsm-migrate"};
+    full.insert(full.end(), args.begin(), args.end());
+    return run_on_terminal(full, env_);
   }
 
   // Starts hsm-migrate without waiting (concurrency tests); `tag` names its

@@ -245,7 +245,8 @@ TEST_F(Operator, RestoreDryRunCountsWhatTheRestoreWouldDoAndChangesNothing) {
   ok({"key", "generate", "hsm-a/p2", "--type", "aes-128", "--label", "other"});
   auto fingerprints = [&] {
     std::multiset<std::string> fps;
-    for (const auto& o : ok({"--json", "object", "list", "hsm-a/p2"}).json()["objects"])
+    const auto listing = ok({"--json", "object", "list", "hsm-a/p2"}).json();
+    for (const auto& o : listing["objects"])  // named: a temporary's member would dangle
       fps.insert(o["fingerprint"].get<std::string>());
     return fps;
   };
@@ -342,6 +343,38 @@ TEST_F(Operator, MetricsFileRecordsRunsForTheTextfileCollector) {
   EXPECT_EQ(r.rc, kOther) << r.err;
   EXPECT_NE(r.err.find("--metrics-file"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// A plan's parse errors (issue 11 §6): --json gives every problem as an
+// array of {file, line, message}; the text lists one per line under the
+// error line. Exit 2 either way.
+TEST_F(Operator, PlanProblemsComeAsAnArrayInJsonAndOneLineEachInText) {
+  const fs::path p = dir_ / "bad.toml";
+  std::ofstream(p) << "[plan]\nname = \"bad\"\nbogus = 1\n"                       // 3
+                      "[[device]]\nname = \"a\"\nemulated = true\nkind = \"luna9\"\n"  // 4-7
+                      "[[step]]\naction = \"frob\"\n";                                // 8-9
+  auto j = run({"--json", "plan", "check", p.string()});
+  EXPECT_EQ(j.rc, kUsage) << j.err;
+  const auto doc = j.json();
+  EXPECT_EQ(doc["ok"], false);
+  const auto& problems = doc["error"]["problems"];
+  ASSERT_TRUE(problems.is_array()) << doc.dump(2);
+  ASSERT_EQ(problems.size(), 3u) << doc.dump(2);
+  EXPECT_EQ(problems[0]["line"], 3);
+  EXPECT_EQ(problems[0]["file"], p.string());
+  EXPECT_EQ(problems[1]["line"], 7);
+  EXPECT_EQ(problems[2]["line"], 9);  // the step's action key
+  EXPECT_NE(problems[2]["message"].get<std::string>().find("unknown action \"frob\""), std::string::npos);
+  EXPECT_EQ(doc["error"]["message"], "plan " + p.string() + " has 3 problems");
+
+  auto t = run({"plan", "check", p.string()});
+  EXPECT_EQ(t.rc, kUsage);
+  EXPECT_EQ(std::count(t.err.begin(), t.err.end(), '\n'), 4) << t.err;  // the error line and 3 problems
+  EXPECT_NE(t.err.find("\n  " + p.string() + ":7: key \"kind\""), std::string::npos) << t.err;
+  EXPECT_EQ(t.err.find("\\n"), std::string::npos) << "no escaped newline: " << t.err;
+  // Other errors carry an empty array.
+  auto other = run({"--json", "plan", "check", (dir_ / "missing.toml").string()});
+  EXPECT_TRUE(other.json()["error"]["problems"].empty()) << other.out;
 }
 
 }  // namespace

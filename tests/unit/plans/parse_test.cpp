@@ -343,6 +343,38 @@ TEST(PlanParse, ErrorsAreSortedByLine) {
   EXPECT_TRUE(has(msg, "set exactly one of emulated = true")) << msg;
 }
 
+// Every problem is its own entry with its file and line (issue 11 §6: plan
+// parse errors come as an array); the headline counts them; one problem is
+// one line that says it all.
+TEST(PlanParse, ProblemsComeAsAListWithFileAndLine) {
+  auto r = parse_plan_string(kHeader +
+                                 "colour = \"blue\"\n"  // 3
+                                 "[[device]]\n"         // 4
+                                 "name = \"x\"\n"       // 5
+                                 "emulated = true\n"    // 6
+                                 "kind = \"luna9\"\n",  // 7
+                             "p.toml");
+  ASSERT_FALSE(r.ok());
+  const api::Error& e = r.error();
+  EXPECT_EQ(e.message, "plan p.toml has 2 problems");
+  ASSERT_EQ(e.problems.size(), 2u);
+  EXPECT_EQ(e.problems[0].file, "p.toml");
+  EXPECT_EQ(e.problems[0].line, 3);
+  EXPECT_TRUE(has(e.problems[0].message, "unknown key \"colour\" in [plan]")) << e.problems[0].message;
+  EXPECT_EQ(e.problems[1].line, 7);
+  EXPECT_TRUE(has(e.problems[1].message, "\"luna9\" is not valid")) << e.problems[1].message;
+  for (const auto& p : e.problems) EXPECT_EQ(p.message.find('\n'), std::string::npos) << p.message;
+
+  auto one = parse_plan_string(kHeader + "colour = \"blue\"\n", "p.toml");
+  ASSERT_FALSE(one.ok());
+  EXPECT_TRUE(has(one.error().message, "p.toml:3: unknown key \"colour\"")) << one.error().message;
+  ASSERT_EQ(one.error().problems.size(), 1u);
+  auto syntax = parse_plan_string(kHeader + "kind = {\n", "p.toml");
+  ASSERT_FALSE(syntax.ok());
+  ASSERT_EQ(syntax.error().problems.size(), 1u);
+  EXPECT_EQ(syntax.error().problems[0].line, 3);
+}
+
 TEST(PlanParse, DescribedOnlyKeysOnAnEmulatedDevice) {
   const std::string msg = parse_error(kOneDevice +
                                       "objects = 4\n"                 // 13
@@ -409,7 +441,14 @@ TEST(PlanParse, MalformedShapesAreUsageErrorsNotCrashes) {
     auto r = parse_plan_string(text, "bad.toml");
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_EQ(r.error().kind, api::ErrorKind::usage) << text;
-    EXPECT_TRUE(r.error().message.starts_with("bad.toml:")) << text << "\n" << r.error().message;
+    // Each problem names the file and its line; one problem is the message itself.
+    ASSERT_FALSE(r.error().problems.empty()) << text;
+    for (const auto& p : r.error().problems) {
+      EXPECT_EQ(p.file, "bad.toml") << text;
+      EXPECT_GT(p.line, 0) << text;
+    }
+    EXPECT_TRUE(r.error().message.starts_with(r.error().problems.size() == 1 ? "bad.toml:" : "plan bad.toml has "))
+        << text << "\n" << r.error().message;
   }
 }
 

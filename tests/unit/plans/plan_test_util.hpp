@@ -25,7 +25,12 @@ inline std::string parse_error(const std::string& text, const std::string& name 
   EXPECT_FALSE(r.ok()) << "the plan parsed";
   if (r.ok()) return {};
   EXPECT_EQ(r.error().kind, api::ErrorKind::usage);
-  return r.error().message;
+  // Every problem, as the tool prints them: FILE:LINE: message, one a line.
+  EXPECT_FALSE(r.error().problems.empty()) << r.error().message;
+  std::string out;
+  for (const auto& p : r.error().problems)
+    out += (out.empty() ? "" : "\n") + p.file + ":" + std::to_string(p.line) + ": " + p.message;
+  return out;
 }
 
 inline CheckReport check(const Plan& p) { return check_plan(p, fleet_from_plan(p)); }
