@@ -4,8 +4,9 @@
 // migrations/plans/).
 //
 // Invariants checked beyond "no crash, no sanitizer report, no exception":
-//   - a refused plan is a usage error whose message starts with the plan's
-//     name and line ("fuzz.toml:LINE: ...");
+//   - a refused plan is a usage error listing its problems, each naming the
+//     plan and a line, each one printable line; its message is the one
+//     problem ("fuzz.toml:LINE: ...") or "plan fuzz.toml has N problems";
 //   - an accepted plan survives its canonical form: plan_to_toml() parses
 //     again, and the canonical form of that is the same text (plan.hpp:
 //     "parse_plan_string(plan_to_toml(p)) gives p back (lines aside)").
@@ -32,11 +33,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& e = plan.error();
     if (e.kind != hsm::api::ErrorKind::usage)
       fail("a refused plan is not a usage error", e.message);
-    // Every refusal starts "fuzz.toml:LINE: ..." (a syntax error) or is a
-    // list of such lines. Not checked: that no line comes from the plan's own
-    // text -- toml++'s syntax errors quote the offending character raw, a
-    // newline included (tests/fuzz/regressions/plan_parse/, reported).
-    if (e.message.rfind("fuzz.toml:", 0) != 0)
+    // Every refusal lists its problems, each naming the plan and a line, on
+    // one line of its own (control characters escaped); the message is the
+    // one problem ("fuzz.toml:LINE: ...") or counts them.
+    if (e.problems.empty()) fail("a refusal lists no problem", e.message);
+    for (const auto& p : e.problems) {
+      if (p.file != "fuzz.toml" || p.line < 1) fail("a problem does not name the plan and a line", p.message);
+      for (unsigned char c : p.message)
+        if (c < 0x20 || c == 0x7f) fail("a problem is not one printable line", p.message);
+    }
+    const bool one = e.problems.size() == 1;
+    if (e.message.rfind(one ? "fuzz.toml:" : "plan fuzz.toml has ", 0) != 0)
       fail("the refusal does not name the plan", e.message);
     return 0;
   }
