@@ -78,6 +78,7 @@ void must(const api::Status& s, const char* what) {
 double run(const std::vector<std::string>& argv, std::string* out = nullptr, std::vector<int> ok_codes = {0}) {
   const fs::path tmp = fs::temp_directory_path() / ("bench-p11p-out-" + std::to_string(::getpid()));
   const auto t0 = Clock::now();
+  std::fflush(stdout);  // else the child's exit would print what the parent buffered, again
   const pid_t pid = ::fork();
   if (pid == 0) {
     (void)std::freopen(tmp.c_str(), "w", stdout);
@@ -108,6 +109,7 @@ double run(const std::vector<std::string>& argv, std::string* out = nullptr, std
 // A child process that runs `body` and reports its wall time from fork to exit.
 template <class F>
 double in_child(F body) {
+  std::fflush(stdout);  // the child inherits the buffer: the header once, not once per child
   const auto t0 = Clock::now();
   const pid_t pid = ::fork();
   if (pid == 0) {

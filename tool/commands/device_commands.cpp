@@ -165,7 +165,7 @@ Status show(Context& ctx, const std::vector<std::string>& args) {
   if (!d.attributes.empty()) j["attributes"] = attributes_json(d);
   ctx.emit(j, [&](std::ostream& os) {
     print_device(os, d);
-    if (d.kind != api::DeviceKind::pkcs11 || !d.hsm_policies.empty()) {
+    if (!d.hsm_policies.empty()) {  // a device kind without HSM policies (a token) has no line
       os << "  HSM policies:";
       for (auto [k, v] : d.hsm_policies) os << " " << k << "=" << v;
       os << "\n";

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "plugins/luna/rules/kind_profile.hpp"
+#include "plugins/luna/rules/rule_support.hpp"
 #include "plugins/luna/rules/token_peer_rules.hpp"
 #include "plugins/pkcs11/rules/token_rules.hpp"
 
@@ -27,7 +28,6 @@ namespace {
 // Client versions named by the rules.
 constexpr Version kClientCloudPassword{10, 2, 0};  // C3
 constexpr Version kClientCloudMfa{10, 4, 1};       // C3
-constexpr Version kClientMixedFips{10, 4, 0};      // S6 / H2
 constexpr Version kClientCpv4{10, 5, 0};           // U6
 constexpr Version kClientCpv4Cloud{10, 5, 1};      // U6 / C3
 
@@ -37,11 +37,6 @@ constexpr int kCloudAllowCpv1 = 8;
 constexpr std::int64_t kMaxClockSkew = 300;
 
 constexpr std::array<Protocol, 3> kBestFirst{Protocol::cpv4, Protocol::cpv3, Protocol::cpv1};
-
-int policy_value(const std::map<int, int>& p, int id, int missing) {
-  auto it = p.find(id);
-  return it == p.end() ? missing : it->second;
-}
 
 std::string proto(Protocol p) { return std::string(api::to_string(p)); }
 std::string kind(const DeviceDesc& d) { return std::string(api::to_string(d.kind)); }
@@ -190,18 +185,6 @@ int rank(std::optional<Protocol> p) {
     case Protocol::kwp: return 0;  // not a Luna protocol: never a fix for a Luna pair
   }
   return 0;
-}
-
-Verdict refuse(std::string rule, std::string code, std::string message, std::string fix = {},
-               std::optional<Protocol> protocol = std::nullopt) {
-  Verdict v;
-  v.allowed = false;
-  v.protocol = protocol;
-  v.rule = std::move(rule);
-  v.code = std::move(code);
-  v.message = std::move(message);
-  v.fix = std::move(fix);
-  return v;
 }
 
 std::string set_42(const Endpoint& ep, bool on) {

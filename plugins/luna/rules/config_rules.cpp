@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "plugins/luna/rules/kind_profile.hpp"
+#include "plugins/luna/rules/rule_support.hpp"
 
 namespace hsm::luna::rules {
 
@@ -14,11 +15,6 @@ using api::Status;
 using api::Version;
 
 namespace {
-
-int policy_value(const std::map<int, int>& p, int id, int missing) {
-  auto it = p.find(id);
-  return it == p.end() ? missing : it->second;
-}
 
 const api::DomainDesc* find_domain(const PartitionDesc& part, std::string_view label) {
   for (const auto& d : part.domains)

@@ -7,6 +7,7 @@
 #include "plugins/luna/rules/clone_rules.hpp"
 #include "plugins/luna/rules/config_rules.hpp"
 #include "plugins/luna/rules/kind_profile.hpp"
+#include "plugins/luna/rules/rule_support.hpp"
 
 namespace hsm::luna::rules {
 
@@ -18,23 +19,7 @@ using api::Version;
 
 namespace {
 
-constexpr Version kClientMixedFips{10, 4, 0};  // H2
 constexpr Version kClientMfaCloud{10, 5, 0};   // H5
-
-int policy_value(const std::map<int, int>& p, int id, int missing) {
-  auto it = p.find(id);
-  return it == p.end() ? missing : it->second;
-}
-
-Verdict refuse(std::string rule, std::string code, std::string message, std::string fix = {}) {
-  Verdict v;
-  v.allowed = false;
-  v.rule = std::move(rule);
-  v.code = std::move(code);
-  v.message = std::move(message);
-  v.fix = std::move(fix);
-  return v;
-}
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep = ", ") {
   std::string out;
