@@ -133,6 +133,35 @@ namespace {
 
 using detail::setup_problem;
 
+api::DomainDesc domain_of(const Plan& plan, const DomainUse& u, const FleetState& fleet) {
+  api::DomainDesc d;
+  d.label = u.label;
+  d.primary = u.primary;
+  const DomainSpec* spec_d = plan.domain(u.name);
+  d.kind = spec_d ? spec_d->kind : api::DomainKind::text;
+  d.fingerprint = fleet.fingerprint_of(u.name);
+  return d;
+}
+
+// A token the plan registers: its one partition holds the plan's domains
+// (joined at registration, T4) and the keys generated on it. What the token
+// can move (T3) and generate (K1/K2) is known once it is registered: until
+// then those rules are left to the live check `plan run` makes after setup
+// and to the token itself.
+void add_token_partition(const Plan& plan, DeviceState& dev, const PartitionSpec& ps, const FleetState& fleet) {
+  PartitionState part;
+  part.desc.name = ps.name;
+  for (const auto& u : ps.domains) part.desc.domains.push_back(domain_of(plan, u, fleet));
+  std::uint64_t handle = 1;
+  for (const auto& k : ps.keys) {
+    auto objs = detail::objects_of(dev, part, k, api::KeygenMechanism::none, handle);
+    part.objects.insert(part.objects.end(), std::make_move_iterator(objs.begin()),
+                        std::make_move_iterator(objs.end()));
+  }
+  part.desc.object_count = part.objects.size();
+  dev.partitions[ps.name] = std::move(part);
+}
+
 // A partition as the plan declares it: as `partition create` makes it (then
 // its policies, suites and keys), or as written for a described device.
 void add_partition(const Plan& plan, DeviceState& dev, const DeviceSpec& ds, const PartitionSpec& ps,
@@ -143,6 +172,10 @@ void add_partition(const Plan& plan, DeviceState& dev, const DeviceSpec& ds, con
   auto problem = [&](const api::Error& e) { problems.push_back(setup_problem(e, line, {addr})); };
 
   rules::PartitionSpec spec{ps.name, ps.type, ps.auth, ps.fips};
+  if (ds.mode == DeviceMode::token) {
+    add_token_partition(plan, dev, ps, fleet);
+    return;
+  }
   if (auto st = rules::check_partition_create(dev.desc, static_cast<int>(dev.partitions.size()), spec); !st)
     problem(st.error());
   // rule X2: before firmware 7.7.1 FIPS mode is HSM-wide (as the device checks on creation).
@@ -159,15 +192,7 @@ void add_partition(const Plan& plan, DeviceState& dev, const DeviceSpec& ds, con
   part.desc.auth = ps.auth;
   part.desc.fips = ps.fips;
   part.desc.policies = rules::initial_partition_policies(dev.desc, spec);
-  for (const auto& u : ps.domains) {
-    api::DomainDesc d;
-    d.label = u.label;
-    d.primary = u.primary;
-    const DomainSpec* spec_d = plan.domain(u.name);
-    d.kind = spec_d ? spec_d->kind : api::DomainKind::text;
-    d.fingerprint = fleet.fingerprint_of(u.name);
-    part.desc.domains.push_back(std::move(d));
-  }
+  for (const auto& u : ps.domains) part.desc.domains.push_back(domain_of(plan, u, fleet));
   // rule U2: 7.8.0+ partitions and cloud services list every CPv4 suite, all enabled.
   const bool suites = ds.kind == api::DeviceKind::cloud ||
                       (ds.kind == api::DeviceKind::luna7 && dev.desc.firmware >= api::Version{7, 8, 0});
@@ -259,7 +284,7 @@ FleetState fleet_from_plan(const Plan& plan, FleetState live) {
                                   std::string(api::to_string(ds.kind)),
                               "rename the device in the plan or fix kind = ..."),
             ds.line, {ds.name}));
-      else if (have->desc.firmware != ds.firmware) {
+      else if (ds.mode != DeviceMode::token && have->desc.firmware != ds.firmware) {
         Problem p = setup_problem(api::Error::usage("device " + ds.name + " runs firmware " +
                                                     have->desc.firmware.str() + "; the plan declares " +
                                                     ds.firmware.str() + " (checked with " +
@@ -278,6 +303,11 @@ FleetState fleet_from_plan(const Plan& plan, FleetState live) {
     dev.desc.firmware = ds.firmware;
     dev.desc.safexcel = ds.safexcel;
     dev.desc.clock_offset_s = ds.clock_offset_s;
+    if (ds.mode == DeviceMode::token) {  // no firmware, FMs or HSM policies of its own
+      for (const auto& ps : ds.partitions) add_partition(plan, dev, ds, ps, st.setup, st);
+      st.devices[ds.name] = std::move(dev);
+      continue;
+    }
     // The HSM policies a new device starts with (7, 12, 16 = 1; 50 = FM; 57 = 0).
     dev.desc.hsm_policies = {{api::policy::hsm_allow_cloning, 1},
                              {api::policy::hsm_allow_non_fips, 1},

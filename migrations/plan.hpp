@@ -99,7 +99,24 @@ struct PartitionSpec {
   int line = 0;
 };
 
-enum class DeviceMode { emulated, described };
+// emulated: a Luna device emulated in --home, created when absent.
+// described: a real Luna device written down (plan check only).
+// token: a PKCS#11 token (kind = "pkcs11"), registered in --home when absent
+// (`device add`), its domains joined and its keys generated on it; with
+// softhsm2_folder the plan initialises the token itself.
+enum class DeviceMode { emulated, described, token };
+
+// A PKCS#11 token's registration (kind = "pkcs11" only).
+struct TokenSpec {
+  std::string module;  // path of the PKCS#11 library
+  std::string label;   // the token's label (default: its partition's name)
+  std::map<std::string, std::string> module_env;  // variables the module reads
+  // A folder of --home (relative) where SoftHSM2 keeps this plan's tokens
+  // under its own configuration; the plan initialises the token there when
+  // absent. Empty: the token exists already and is only registered.
+  std::string softhsm2_folder;
+  int line = 0;
+};
 
 // [[device]]
 struct DeviceSpec {
@@ -111,6 +128,7 @@ struct DeviceSpec {
   std::map<int, int> hsm_policies;  // on top of the defaults (7, 12, 16 = 1; 50 = fm; 57 = 0)
   bool safexcel = false;            // described: Luna 6 SafeXcel 1746 enabled (H6)
   std::int64_t clock_offset_s = 0;  // described: clock skew against host time (U3)
+  TokenSpec token;                  // mode token only
   std::vector<PartitionSpec> partitions;
   int line = 0;
 };

@@ -9,6 +9,7 @@
 
 #include "migrations/internal.hpp"
 #include "migrations/plan.hpp"
+#include "migrations/plan_parse_token.hpp"
 #include "migrations/plan_reader.hpp"
 #include "plugins/luna/rules/kind_profile.hpp"
 
@@ -128,7 +129,7 @@ class Parser {
   void read_device(const toml::table& t) {
     Reader r(diags_, t, "[[device]]",
              {"name", "emulated", "described", "kind", "firmware", "fm", "hsm_policies", "safexcel",
-              "clock_offset", "partition"});
+              "clock_offset", "partition", "module", "token", "module_env", "softhsm2_folder"});
     DeviceSpec d;
     d.line = r.line();
     if (auto s = r.str("name", true)) {
@@ -138,6 +139,17 @@ class Parser {
                                            "\" is invalid: use 1-64 letters, digits, '-', '_' or '.'");
     }
     r.set_what("[[device]] \"" + d.name + "\"");
+    if (auto k = read_enum<api::DeviceKind>(r, "kind", api::parse_device_kind,
+                                            "\"luna6\", \"luna7\", \"cloud\", \"backup-g5\" or \"pkcs11\"", true))
+      d.kind = *k;
+    if (d.kind == api::DeviceKind::pkcs11) {
+      read_token_device(r, d);
+      for (const toml::table* pt : r.tables("partition", "an array of tables ([[device.partition]])"))
+        read_partition(*pt, d);
+      finish_token_device(r, d);
+      return add_device(r, std::move(d));
+    }
+    refuse_token_keys(r);
     const auto emulated = r.boolean("emulated");
     const auto described = r.boolean("described");
     if (emulated.value_or(false) == described.value_or(false))
@@ -145,9 +157,6 @@ class Parser {
                                    "created when absent) or described = true (a real device written down)");
     d.mode = described.value_or(false) ? DeviceMode::described : DeviceMode::emulated;
     const bool desc = d.mode == DeviceMode::described;
-    if (auto k = read_enum<api::DeviceKind>(r, "kind", api::parse_device_kind,
-                                            "\"luna6\", \"luna7\", \"cloud\" or \"backup-g5\"", true))
-      d.kind = *k;
     d.firmware = luna::profile(d.kind).default_firmware;
     if (auto v = read_version(r, "firmware", desc)) d.firmware = *v;
     if (auto b = r.boolean("fm")) d.fm = *b;
@@ -164,6 +173,10 @@ class Parser {
     }
     for (const toml::table* pt : r.tables("partition", "an array of tables ([[device.partition]])"))
       read_partition(*pt, d);
+    add_device(r, std::move(d));
+  }
+
+  void add_device(Reader& r, DeviceSpec d) {
     r.finish();
     if (plan_.device(d.name)) {
       r.error(d.line, "device \"" + d.name + "\" is declared twice");
@@ -186,6 +199,7 @@ class Parser {
                                            "\" is invalid: use 1-32 letters, digits, '-', '_' or '.'");
     }
     r.set_what("partition \"" + dev.name + "/" + p.name + "\"");
+    if (dev.mode == DeviceMode::token) check_token_partition(r);
     if (auto e = read_enum<api::PartitionType>(r, "type", api::parse_partition_type, "\"v0\" or \"v1\""))
       p.type = *e;
     if (auto e = read_enum<api::AuthKind>(r, "auth", api::parse_auth_kind, "\"password\" or \"mfa\""))
@@ -212,7 +226,7 @@ class Parser {
                                    "label = ..., primary = ... }]");
     if (p.domains.size() > 3)
       r.error(r.line_of_key("domains"), r.what() + ": at most three cloning domains per partition (D1)");
-    if (!desc && p.domains.size() > 1)
+    if (dev.mode == DeviceMode::emulated && p.domains.size() > 1)
       r.error(r.line_of_key("domains"),
               r.what() + ": an emulated partition is created with one domain; add others with "
                          "domain-add steps (firmware 7.8.0 and policy 44)");
@@ -637,12 +651,16 @@ class Parser {
   void resolve() {
     for (const auto& d : plan_.devices)
       for (const auto& p : d.partitions)
-        for (const auto& u : p.domains) use_domain(u.name, u.line, d.mode == DeviceMode::emulated);
+        for (const auto& u : p.domains) use_domain(u.name, u.line, d.mode != DeviceMode::described);
 
     std::set<std::string> groups;
     for (const auto& g : plan_.groups) {
       groups.insert(g.name);
-      for (const auto& m : g.members) check_partition(m, g.line, "[[hagroup]] \"" + g.name + "\"");
+      for (const auto& m : g.members)
+        if (check_partition(m, g.line, "[[hagroup]] \"" + g.name + "\"") &&
+            plan_.device(m.device)->mode == DeviceMode::token)
+          diags_.push_back({g.line, "[[hagroup]] \"" + g.name + "\": " + m.device +
+                                        " is a PKCS#11 token, which cannot be an HA group member (T1)"});
     }
 
     for (std::size_t i = 0; i < plan_.steps.size(); ++i) {
@@ -658,26 +676,36 @@ class Parser {
         return false;
       };
       auto kind_of = [&](const Address& a) { return plan_.device(a.device)->kind; };
+      // Luna verbs: a token has no firmware, FMs, policies, suites or HA (T1).
+      auto luna_only = [&](const std::string& device) {
+        const DeviceSpec* d = plan_.device(device);
+        if (d && d->mode == DeviceMode::token)
+          diags_.push_back({line, what + ": " + device + " is a PKCS#11 token, which has no firmware, "
+                                                         "Functionality Modules, policies, CPv4 suites or HA "
+                                                         "groups (T1); remove the step"});
+      };
       std::visit(
           [&](const auto& s) {
             using T = std::decay_t<decltype(s)>;
             if constexpr (std::is_same_v<T, UpgradeStep> || std::is_same_v<T, EnableFmStep>) {
-              check_device(s.device, line, what);
+              if (check_device(s.device, line, what)) luna_only(s.device);
             } else if constexpr (std::is_same_v<T, PolicyStep>) {
-              if (s.target.partition.empty()) check_device(s.target.device, line, what);
-              else part(s.target);
+              if (s.target.partition.empty() ? check_device(s.target.device, line, what) : part(s.target))
+                luna_only(s.target.device);
+            } else if constexpr (std::is_same_v<T, SuitesStep>) {
+              if (part(s.partition)) luna_only(s.partition.device);
             } else if constexpr (std::is_same_v<T, DomainAddStep>) {
               if (part(s.partition))
-                use_domain(s.domain, line, plan_.device(s.partition.device)->mode == DeviceMode::emulated);
-            } else if constexpr (std::is_same_v<T, DomainLabelStep> || std::is_same_v<T, DomainDeleteStep> ||
-                                 std::is_same_v<T, SuitesStep>) {
+                use_domain(s.domain, line, plan_.device(s.partition.device)->mode != DeviceMode::described);
+            } else if constexpr (std::is_same_v<T, DomainLabelStep> || std::is_same_v<T, DomainDeleteStep>) {
               part(s.partition);
             } else if constexpr (std::is_same_v<T, HaGroupCreateStep>) {
-              for (const auto& m : s.members) part(m);
+              for (const auto& m : s.members)
+                if (part(m)) luna_only(m.device);
               if (!groups.insert(s.group).second)
                 diags_.push_back({line, what + ": HA group \"" + s.group + "\" already exists at this step"});
             } else if constexpr (std::is_same_v<T, HaGroupAddStep> || std::is_same_v<T, HaGroupRemoveStep>) {
-              part(s.member);
+              if (part(s.member)) luna_only(s.member.device);
               group_exists(s.group);
             } else if constexpr (std::is_same_v<T, CloneStep>) {
               if (part(s.from) && part(s.to) && s.from == s.to)

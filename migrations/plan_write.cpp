@@ -145,8 +145,25 @@ std::string plan_to_toml(const Plan& p) {
 
   for (const auto& d : p.devices) {
     const bool desc = d.mode == DeviceMode::described;
-    os << "\n[[device]]\nname = " << q(d.name) << "\n" << (desc ? "described" : "emulated") << " = true\n";
-    os << "kind = " << q(api::to_string(d.kind)) << "\nfirmware = " << q(d.firmware.str()) << "\n";
+    os << "\n[[device]]\nname = " << q(d.name) << "\n";
+    if (d.mode == DeviceMode::token) {
+      os << "kind = " << q(api::to_string(d.kind)) << "\nmodule = " << q(d.token.module) << "\n";
+      if (d.partitions.empty() || d.token.label != d.partitions.front().name)
+        os << "token = " << q(d.token.label) << "\n";
+      if (!d.token.module_env.empty()) {
+        os << "module_env = {";
+        const char* sep = " ";
+        for (const auto& [k, v] : d.token.module_env) {
+          os << sep << q(k) << " = " << q(v);
+          sep = ", ";
+        }
+        os << " }\n";
+      }
+      if (!d.token.softhsm2_folder.empty()) os << "softhsm2_folder = " << q(d.token.softhsm2_folder) << "\n";
+    } else {
+      os << (desc ? "described" : "emulated") << " = true\n";
+      os << "kind = " << q(api::to_string(d.kind)) << "\nfirmware = " << q(d.firmware.str()) << "\n";
+    }
     if (d.fm) os << "fm = true\n";
     if (!d.hsm_policies.empty()) os << "hsm_policies = " << policies(d.hsm_policies) << "\n";
     if (d.safexcel) os << "safexcel = true\n";

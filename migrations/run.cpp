@@ -211,8 +211,12 @@ json dry_run_doc(const Plan& plan, const FleetState& live, const CheckReport& re
   for (const auto& d : plan.devices) {
     const DeviceState* have = live.device(d.name);
     if (!have) {
-      const std::string s = "would create device " + d.name + " (" + std::string(api::to_string(d.kind)) + " " +
-                            d.firmware.str() + (d.fm ? ", FM enabled" : "") + ")";
+      const std::string s =
+          d.mode == DeviceMode::token
+              ? "would register token \"" + d.token.label + "\" as device " + d.name +
+                    (d.token.softhsm2_folder.empty() ? "" : " (a SoftHSM2 token made in HOME/" + d.token.softhsm2_folder + ")")
+              : "would create device " + d.name + " (" + std::string(api::to_string(d.kind)) + " " +
+                    d.firmware.str() + (d.fm ? ", FM enabled" : "") + ")";
       setup.push_back(s);
       say("setup: " + s);
     }
@@ -220,7 +224,7 @@ json dry_run_doc(const Plan& plan, const FleetState& live, const CheckReport& re
       if (have && have->partitions.count(p.name)) continue;
       int keys = 0;
       for (const auto& k : p.keys) keys += k.count;
-      const std::string s = "would create partition " + d.name + "/" + p.name +
+      const std::string s = (d.mode == DeviceMode::token ? "would set up token partition " : "would create partition ") + d.name + "/" + p.name +
                             (p.fips ? " (FIPS)" : "") + (keys ? " with " + std::to_string(keys) + " key(s)" : "");
       setup.push_back(s);
       say("setup: " + s);
@@ -254,7 +258,7 @@ Result<RunResult> run_plan(const Plan& plan, std::string_view plan_bytes, StepRu
                            const RunOptions& opt) {
   for (const auto& d : plan.devices)
     if (d.mode == DeviceMode::described)
-      return Error::usage("plan run works on emulated devices; " + d.name + " is described (line " +
+      return Error::usage("plan run works on emulated devices and tokens; " + d.name + " is described (line " +
                               std::to_string(d.line) + ")",
                           "check it with `hsm-migrate plan check`, or declare it emulated = true");
   const std::string id = plan_id(plan_bytes);

@@ -48,8 +48,14 @@ std::string plan_show(const Plan& plan) {
   os << "client " << plan.client.version.str() << ", lunacm_cv_ha_ui = " << (plan.client.cv_ha_ui ? 1 : 0) << "\n";
   os << "\ndevices:\n";
   for (const auto& d : plan.devices) {
-    os << "  " << d.name << "  " << api::to_string(d.kind) << " " << d.firmware.str()
-       << (d.fm ? ", FM enabled" : "") << (d.mode == DeviceMode::emulated ? "  (emulated)" : "  (described)") << "\n";
+    if (d.mode == DeviceMode::token)
+      os << "  " << d.name << "  pkcs11 token \"" << d.token.label << "\" of " << d.token.module
+         << (d.token.softhsm2_folder.empty() ? "" : ", made by the plan in HOME/" + d.token.softhsm2_folder)
+         << "  (registered)\n";
+    else
+      os << "  " << d.name << "  " << api::to_string(d.kind) << " " << d.firmware.str()
+         << (d.fm ? ", FM enabled" : "") << (d.mode == DeviceMode::emulated ? "  (emulated)" : "  (described)")
+         << "\n";
     for (const auto& p : d.partitions) os << "    " << partition_line(p) << "\n";
   }
   if (!plan.groups.empty()) {

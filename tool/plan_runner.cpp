@@ -124,7 +124,7 @@ bool asymmetric_type(const std::string& type) {
 Result<plans::FleetState> live_state(Context& ctx, const plans::Plan& plan) {
   plans::FleetState st;
   for (const auto& d : plan.devices) {
-    if (d.mode != plans::DeviceMode::emulated) continue;
+    if (d.mode == plans::DeviceMode::described) continue;
     if (!ctx.fleet->kind_of(d.name).ok()) continue;  // absent: the plan creates it
     HSM_TRY_ASSIGN(auto dev, ctx.fleet->open(d.name));
     plans::DeviceState ds;
@@ -202,6 +202,7 @@ Result<plans::FleetState> ToolStepRunner::live() { return live_state(ctx_, plan_
 // ---- setup ----------------------------------------------------------------------
 
 Result<std::string> ToolStepRunner::create_device(const plans::DeviceSpec& d) {
+  if (d.mode == plans::DeviceMode::token) return register_token(d);
   std::string summary;
   if (!ctx_.fleet->kind_of(d.name).ok()) {
     // A folder without its `kind` file is a create a crash interrupted
@@ -227,6 +228,7 @@ Result<std::string> ToolStepRunner::create_device(const plans::DeviceSpec& d) {
 }
 
 Result<std::string> ToolStepRunner::create_partition(const plans::DeviceSpec& d, const plans::PartitionSpec& p) {
+  if (d.mode == plans::DeviceMode::token) return join_token_domains(d, p);
   const plans::Address a{d.name, p.name};
   HSM_TRY_ASSIGN(auto dev, ctx_.fleet->open(d.name));
   HSM_TRY_ASSIGN(auto names, dev->partition_names());

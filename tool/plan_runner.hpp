@@ -85,6 +85,11 @@ class ToolStepRunner final : public plans::StepRunner {
   api::Result<std::string> prune(const plans::PruneStep& s) override;
 
  private:
+  // A plan's PKCS#11 token (tool/plan_token_setup.cpp): registered as
+  // `device add` does (initialised first in its SoftHSM2 folder when the plan
+  // says so), then joined to the plan's domains it does not hold.
+  api::Result<std::string> register_token(const plans::DeviceSpec& d);
+  api::Result<std::string> join_token_domains(const plans::DeviceSpec& d, const plans::PartitionSpec& p);
   api::Result<std::unique_ptr<api::Partition>> open_logged_in(const plans::Address& a);
   api::Result<api::SecretBytes> pin_of(const plans::Address& a) const;
   api::Result<api::DomainSecret> domain_of(const std::string& domain, const std::string& label) const;

@@ -79,7 +79,7 @@ struct DeviceCreateRequest {
   // Registering a device that exists outside hsm-migrate (`device add`, a
   // PKCS#11 token): the options it is found by, as the backend names them
   // (pkcs11: "module", "token" or "slot", "serial", "partition",
-  // "module-env"), and the credential to set it up with (a token's user
+  // "module-env", "softhsm2-folder", "init-token"), and the credential to set it up with (a token's user
   // PIN). The credential is never stored.
   Attributes options;
   SecretBytes credential;

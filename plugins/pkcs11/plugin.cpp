@@ -13,6 +13,7 @@
 #include "plugins/luna/rules/evaluation.hpp"
 #include "plugins/pkcs11/device/connection.hpp"
 #include "plugins/pkcs11/device/token_context.hpp"
+#include "plugins/pkcs11/device/token_init.hpp"
 #include "plugins/pkcs11/device/token_objects.hpp"
 #include "plugins/pkcs11/device/token_setup.hpp"
 #include "plugins/pkcs11/device/token_verbs.hpp"
@@ -161,13 +162,22 @@ Result<Registration> register_token(const std::filesystem::path& dir, const api:
         return Error::usage("--module-env takes NAME=VALUE, not \"" + v + "\"");
       r.module_env.emplace_back(v.substr(0, eq), v.substr(eq + 1));
     }
+  // A plan's own software token (token_init.hpp): its folder, then the token.
+  if (const std::string folder = option(req.options, "softhsm2-folder"); !folder.empty())
+    HSM_TRY(prepare_softhsm2_folder(folder, r.module_env));
   HSM_TRY_ASSIGN(std::shared_ptr<Module> module, load_module(r.module, r.module_env));
   const std::string label = option(req.options, "token"), slot = option(req.options, "slot");
   if (label.empty() == slot.empty())
     return Error::usage("name the token by --token LABEL or --slot N (one of them)");
+  std::string serial = option(req.options, "serial");
+  if (option(req.options, "init-token") == "yes") {
+    if (label.empty()) return Error::usage("a token is initialised by its label, not a slot");
+    HSM_TRY_ASSIGN(std::string made, ensure_token(*module, label, req.credential));
+    if (!made.empty()) serial = made;
+  }
   std::optional<Token> token;
   if (!label.empty()) {
-    HSM_TRY_ASSIGN(Token t, module->find_token(label, option(req.options, "serial")));
+    HSM_TRY_ASSIGN(Token t, module->find_token(label, serial));
     token.emplace(std::move(t));
   } else {
     // A slot id is valid now only: the token is recorded by label and serial (T1).

@@ -130,9 +130,8 @@ Result<Registration> load_registration(const fs::path& dir) {
   return from_json(j, p.string());
 }
 
-api::Status save_registration(const fs::path& dir, const Registration& r) {
-  const fs::path p = dir / kRegistrationFile, tmp = dir / (std::string(kRegistrationFile) + ".tmp");
-  const std::string body = to_json(r).dump(2) + "\n";
+api::Status write_private_file(const fs::path& p, std::string_view body) {
+  const fs::path tmp = p.string() + ".tmp";
   ::unlink(tmp.c_str());
   const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return Error::other("cannot write " + tmp.string() + ": " + std::strerror(errno));
@@ -143,12 +142,16 @@ api::Status save_registration(const fs::path& dir, const Registration& r) {
     ::unlink(tmp.c_str());
     return Error::other("cannot write " + p.string() + ": " + why);
   }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dfd = ::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
   return {};
+}
+
+api::Status save_registration(const fs::path& dir, const Registration& r) {
+  return write_private_file(dir / kRegistrationFile, to_json(r).dump(2) + "\n");
 }
 
 }  // namespace hsm::p11::plugin

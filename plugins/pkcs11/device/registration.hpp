@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "plugins/api/status.hpp"
@@ -42,5 +43,7 @@ struct Registration {
 
 api::Result<Registration> load_registration(const std::filesystem::path& dir);
 api::Status save_registration(const std::filesystem::path& dir, const Registration& r);
+// Writes a file of the device's state: 0600, temp file + fsync + rename.
+api::Status write_private_file(const std::filesystem::path& path, std::string_view body);
 
 }  // namespace hsm::p11::plugin

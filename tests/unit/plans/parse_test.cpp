@@ -266,7 +266,7 @@ TEST(PlanParse, BadValuesOfTheRightType) {
                                       "[[step]]\n"              // 8
                                       "action = \"explode\"\n");  // 9
   EXPECT_TRUE(has(msg, "PLAN.toml:6: key \"kind\" in [[device]] \"x\": \"luna8\" is not valid; expected one of "
-                       "\"luna6\", \"luna7\", \"cloud\" or \"backup-g5\""))
+                       "\"luna6\", \"luna7\", \"cloud\", \"backup-g5\" or \"pkcs11\""))
       << msg;
   EXPECT_TRUE(has(msg, "PLAN.toml:7:")) << msg;
   EXPECT_TRUE(has(msg, "PLAN.toml:9: [[step]] 1: unknown action \"explode\"")) << msg;
