@@ -23,15 +23,18 @@ void read_token_device(Reader& r, DeviceSpec& d) {
   // A token is neither emulated nor described: it is registered.
   for (const char* k : {"emulated", "described"})
     if (r.has(k))
-      r.error(r.line_of_key(k), r.what() + ": \"" + std::string(k) +
-                                    "\" is for Luna devices; a pkcs11 token is registered in --home when "
-                                    "absent (remove the key)");
+      r.error(r.line_of_key(k),
+              r.what() + ": \"" + std::string(k) +
+                  "\" is for Luna devices; a pkcs11 token is registered in --home when "
+                  "absent (remove the key)");
   for (const char* k : {"firmware", "fm", "hsm_policies", "safexcel", "clock_offset"})
     if (r.has(k))
-      r.error(r.line_of_key(k), r.what() + ": \"" + std::string(k) +
-                                    "\" is a Luna setting; a PKCS#11 token has none (remove the key)");
-  if (auto s = r.str("module", true, "the path of the PKCS#11 library, e.g. "
-                                     "\"/usr/lib/softhsm/libsofthsm2.so\"")) {
+      r.error(r.line_of_key(k),
+              r.what() + ": \"" + std::string(k) +
+                  "\" is a Luna setting; a PKCS#11 token has none (remove the key)");
+  if (auto s = r.str("module", true,
+                     "the path of the PKCS#11 library, e.g. "
+                     "\"/usr/lib/softhsm/libsofthsm2.so\"")) {
     d.token.module = *s;
     if (d.token.module.empty() || d.token.module.front() != '/')
       r.error(r.line_of_key("module"), r.what() + ": module = \"" + printable(d.token.module) +
@@ -44,7 +47,8 @@ void read_token_device(Reader& r, DeviceSpec& d) {
   }
   if (const toml::node* n = r.node("module_env")) {
     if (!n->is_table()) {
-      r.wrong("module_env", *n, "a table of NAME = \"VALUE\" (e.g. { SOFTHSM2_CONF = \"/etc/softhsm/x.conf\" })");
+      r.wrong("module_env", *n,
+              "a table of NAME = \"VALUE\" (e.g. { SOFTHSM2_CONF = \"/etc/softhsm/x.conf\" })");
     } else {
       for (const auto& [k, v] : *n->as_table()) {
         const std::string name(k.str());
@@ -62,28 +66,33 @@ void read_token_device(Reader& r, DeviceSpec& d) {
               r.what() + ": softhsm2_folder = \"" + printable(*s) +
                   "\" must be a folder inside --home (a relative path without \"..\")");
     if (d.token.module_env.count("SOFTHSM2_CONF"))
-      r.error(r.line_of_key("softhsm2_folder"), r.what() + ": softhsm2_folder writes its own SOFTHSM2_CONF; "
-                                                           "remove it from module_env");
+      r.error(r.line_of_key("softhsm2_folder"),
+              r.what() +
+                  ": softhsm2_folder writes its own SOFTHSM2_CONF; "
+                  "remove it from module_env");
   }
 }
 
 void refuse_token_keys(Reader& r) {
   for (const auto& k : kTokenDeviceKeys)
     if (r.has(k))
-      r.error(r.line_of_key(k), r.what() + ": \"" + k + "\" is for kind = \"pkcs11\" (a PKCS#11 token)");
+      r.error(r.line_of_key(k),
+              r.what() + ": \"" + k + "\" is for kind = \"pkcs11\" (a PKCS#11 token)");
 }
 
 void check_token_partition(Reader& r) {
   for (const char* k : {"type", "auth", "fips", "policies", "suites", "objects"})
     if (r.has(k))
-      r.error(r.line_of_key(k), r.what() + ": \"" + std::string(k) +
-                                    "\" is a Luna partition setting; a PKCS#11 token has none (remove the key)");
+      r.error(r.line_of_key(k),
+              r.what() + ": \"" + std::string(k) +
+                  "\" is a Luna partition setting; a PKCS#11 token has none (remove the key)");
 }
 
 void finish_token_device(Reader& r, DeviceSpec& d) {
   if (d.partitions.size() != 1)
-    r.error(r.line(), r.what() + ": a PKCS#11 token is one partition (T1): declare exactly one "
-                                 "[[device.partition]], named as the token is known in the fleet");
+    r.error(r.line(), r.what() +
+                          ": a PKCS#11 token is one partition (T1): declare exactly one "
+                          "[[device.partition]], named as the token is known in the fleet");
   if (d.token.label.empty() && !d.partitions.empty()) d.token.label = d.partitions.front().name;
 }
 

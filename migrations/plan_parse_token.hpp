@@ -12,7 +12,8 @@
 namespace hsm::plans::detail {
 
 // The keys of a [[device]] only a token has.
-inline const std::vector<std::string> kTokenDeviceKeys{"module", "token", "module_env", "softhsm2_folder"};
+inline const std::vector<std::string> kTokenDeviceKeys{"module", "token", "module_env",
+                                                       "softhsm2_folder"};
 
 // A [[device]] of kind pkcs11: its token keys, and the Luna-only keys it
 // must not have. Called after `kind` was read.

@@ -35,7 +35,8 @@ Result<std::string> ToolStepRunner::register_token(const plans::DeviceSpec& d) {
   return "registered token \"" + d.token.label + "\" as " + d.name + "/" + p.name + made;
 }
 
-Result<std::string> ToolStepRunner::join_token_domains(const plans::DeviceSpec& d, const plans::PartitionSpec& p) {
+Result<std::string> ToolStepRunner::join_token_domains(const plans::DeviceSpec& d,
+                                                       const plans::PartitionSpec& p) {
   const plans::Address a{d.name, p.name};
   HSM_TRY_ASSIGN(auto part, open_logged_in(a));
   HSM_TRY_ASSIGN(api::Endpoint ep, part->describe());
@@ -43,7 +44,8 @@ Result<std::string> ToolStepRunner::join_token_domains(const plans::DeviceSpec& 
   for (const auto& u : p.domains) {
     // Held already (a resumed run): by label, as the live check finds it.
     const auto& have = ep.partition.domains;
-    if (std::any_of(have.begin(), have.end(), [&](const api::DomainDesc& x) { return x.label == u.label; }))
+    if (std::any_of(have.begin(), have.end(),
+                    [&](const api::DomainDesc& x) { return x.label == u.label; }))
       continue;
     HSM_TRY_ASSIGN(api::DomainSecret secret, domain_of(u.name, u.label));
     HSM_TRY(part->domain_add(secret, u.primary));

@@ -8,6 +8,9 @@
 // Rules checked from the attributes before the token wraps anything (T2: a
 // non-extractable key never leaves; T3: a key kind the token cannot wrap; T5:
 // keys only): refused objects are left out and listed (backup_refused).
+#include <algorithm>
+#include <optional>
+
 #include "plugins/luna/device/portable_form.hpp"
 #include "plugins/pkcs11/device/token_objects.hpp"
 #include "plugins/pkcs11/device/token_setup.hpp"
@@ -25,18 +28,28 @@ namespace {
 constexpr std::uint8_t kTypeObject = 1;
 }
 
-Result<api::ArchiveBegin> backup_begin(TokenContext& ctx, BackupWork& w, const api::ArchiveBeginRequest& req) {
+Result<api::ArchiveBegin> backup_begin(TokenContext& ctx, BackupWork& w,
+                                       const api::ArchiveBeginRequest& req) {
   HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
   w = BackupWork{};
   if (req.format_version != 2)
-    return Error::usage("a token writes archive format 2, not " + std::to_string(req.format_version));
+    return Error::usage("a token writes archive format 2, not " +
+                        std::to_string(req.format_version));
   api::ArchiveBegin b;
-  HSM_TRY_ASSIGN(b.source, ctx.endpoint());
+  HSM_TRY_ASSIGN(b.source, ctx.endpoint(false));
+  // One search for the whole backup. Its count, less hsm-migrate's own
+  // objects (a KEK per domain held, the identity key pair), is the progress
+  // line's total.
+  HSM_TRY_ASSIGN(w.objects, p11::find_objects(*s, token_objects()));
+  const std::size_t own = b.source.partition.domains.size() + 2;
+  b.source.partition.object_count = w.objects.size() - std::min(own, w.objects.size());
+  w.source = b.source;
   HSM_TRY_ASSIGN(CK_OBJECT_HANDLE kek, primary_kek(*s, ctx.reg()));
   if (kek == CK_INVALID_HANDLE)
-    return Error::refused("T4", "CKR_CERTIFICATE_INVALID",
-                          ctx.address() + " holds no cloning domain to bind an archive to",
-                          "add one with `hsm-migrate partition domain add " + ctx.address() + " --label L`");
+    return Error::refused(
+        "T4", "CKR_CERTIFICATE_INVALID",
+        ctx.address() + " holds no cloning domain to bind an archive to",
+        "add one with `hsm-migrate partition domain add " + ctx.address() + " --label L`");
   w.keep = std::make_unique<SessionObjects>(*s);
   HSM_TRY_ASSIGN(w.keys, generate_keys(*s, *w.keep));
   HSM_TRY_ASSIGN(b.domain_fingerprint, domain_tag(*s, kek, req.archive_id));
@@ -51,14 +64,16 @@ Result<std::uint64_t> backup_seal(TokenContext& ctx, BackupWork& w, std::string_
                                   const api::ArchiveAdFor& ad_for, const api::ArchiveSink& sink) {
   HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
   if (!w.keep) return Error::usage("backup_seal without backup_begin", "call backup_begin first");
-  HSM_TRY_ASSIGN(api::Endpoint me, ctx.endpoint());
+  const api::Endpoint& me = w.source;
   std::vector<CK_OBJECT_HANDLE> handles;
   if (selector.empty() || selector == "all") {
-    HSM_TRY_ASSIGN(handles, p11::find_objects(*s, token_objects()));  // hsm-migrate's own left out below
+    handles = w.objects;  // hsm-migrate's own left out below
   } else {
     HSM_TRY_ASSIGN(handles, select_objects(*s, selector));
   }
-  HSM_TRY_ASSIGN(PublicKeyIndex pubs, index_public_keys(*s));
+  // The public keys by CKA_ID, searched for at the first key pair only: a
+  // token of secret keys pays no search for them.
+  std::optional<PublicKeyIndex> pubs;
   std::uint64_t position = 0;
   for (CK_OBJECT_HANDLE h : handles) {
     HSM_TRY_ASSIGN(ObjectInfo o, read_object(*s, h));
@@ -76,7 +91,10 @@ Result<std::uint64_t> backup_seal(TokenContext& ctx, BackupWork& w, std::string_
     ++position;  // the object's stable place in this archive (handles are not stable)
     Bytes spki;
     if (o.cls != CKO_SECRET_KEY) {
-      HSM_TRY_ASSIGN(spki, spki_of(*s, o, &pubs));
+      if (!pubs) {
+        HSM_TRY_ASSIGN(pubs, index_public_keys(*s));
+      }
+      HSM_TRY_ASSIGN(spki, spki_of(*s, o, &*pubs));
     }
     // Fingerprints of secret keys are the target's to compute (a second
     // wrap per key would halve the backup's pace): portable-form.md.
@@ -92,7 +110,8 @@ Result<std::uint64_t> backup_seal(TokenContext& ctx, BackupWork& w, std::string_
   return position;
 }
 
-Result<api::ArchiveSeal> backup_finish(TokenContext& ctx, BackupWork& w, const api::ArchiveFinish& finish) {
+Result<api::ArchiveSeal> backup_finish(TokenContext& ctx, BackupWork& w,
+                                       const api::ArchiveFinish& finish) {
   HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
   if (!w.keep || finish.archive_id != w.id)
     return Error::usage("backup_finish names another archive than backup_begin");

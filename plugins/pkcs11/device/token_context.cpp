@@ -1,5 +1,7 @@
 #include "plugins/pkcs11/device/token_context.hpp"
 
+#include <algorithm>
+
 #include "plugins/pkcs11/device/connection.hpp"
 #include "plugins/pkcs11/device/token_objects.hpp"
 #include "plugins/pkcs11/device/token_setup.hpp"
@@ -43,7 +45,9 @@ Result<api::DeviceDesc> TokenContext::device_desc() {
   auto s = session();
   if (!s.ok()) {
     // The registration still describes it: `device list` keeps working.
-    d.attributes = {{"module", reg_.module}, {"token", reg_.token_label}, {"serial", reg_.token_serial},
+    d.attributes = {{"module", reg_.module},
+                    {"token", reg_.token_label},
+                    {"serial", reg_.token_serial},
                     {"state", "unreachable: " + s.error().message}};
     return d;
   }
@@ -54,7 +58,7 @@ Result<api::DeviceDesc> TokenContext::device_desc() {
   return d;
 }
 
-Result<api::Endpoint> TokenContext::endpoint() {
+Result<api::Endpoint> TokenContext::endpoint(bool count) {
   api::Endpoint ep;
   HSM_TRY_ASSIGN(ep.device, device_desc());
   HSM_TRY_ASSIGN(Session * s, session());
@@ -67,8 +71,18 @@ Result<api::Endpoint> TokenContext::endpoint() {
   // once logged in: the KEK is a private object).
   for (const auto& d : reg_.domains)
     if (!logged_in_ || find_kek(*s, d.fingerprint).ok()) p.domains.push_back(d);
-  HSM_TRY_ASSIGN(auto objects, select_objects(*s, "all"));
-  p.object_count = objects.size();
+  if (count) {
+    // The token's objects but hsm-migrate's own (domain KEKs, identity pair).
+    HSM_TRY_ASSIGN(auto all, p11::find_objects(*s, token_objects()));
+    std::size_t own = 0;
+    for (std::string_view label : {kDomainKekLabel, kIdentityLabel}) {
+      ObjectFilter f = token_objects();
+      f.label = bytes_of(label);
+      HSM_TRY_ASSIGN(auto mine, p11::find_objects(*s, f));
+      own += mine.size();
+    }
+    p.object_count = all.size() - std::min(own, all.size());
+  }
   return ep;
 }
 

@@ -21,7 +21,8 @@ namespace hsm::p11::plugin {
 
 class TokenContext {
  public:
-  TokenContext(std::filesystem::path dir, Registration reg) : dir_(std::move(dir)), reg_(std::move(reg)) {}
+  TokenContext(std::filesystem::path dir, Registration reg)
+      : dir_(std::move(dir)), reg_(std::move(reg)) {}
 
   const std::filesystem::path& dir() const { return dir_; }
   const Registration& reg() const { return reg_; }
@@ -36,9 +37,13 @@ class TokenContext {
   // Usage error naming the PIN paths when not logged in.
   api::Result<Session*> logged_in_session();
 
-  // What the token says, for device show and the rules.
+  // What the token says, for device show and the rules. object_count is
+  // counted by searches, never by reading every object (SoftHSM2 pays a
+  // file check per attribute read: a per-object read would cost as much as
+  // the backup's own pass). With count = false it stays 0: the rules of a
+  // pair with a token need the domains and the transport, not the count.
   api::Result<api::DeviceDesc> device_desc();
-  api::Result<api::Endpoint> endpoint();
+  api::Result<api::Endpoint> endpoint(bool count = true);
 
  private:
   std::filesystem::path dir_;
@@ -53,6 +58,11 @@ struct BackupWork {
   std::unique_ptr<SessionObjects> keep;  // S and W, destroyed when the work ends
   TokenKeys keys;
   api::ArchiveId id{};
+  api::Endpoint source;  // as backup_begin described it (the rules' view)
+  // The token's objects found once by backup_begin (hsm-migrate's own
+  // included: backup_seal leaves them out as it reads each): one search per
+  // backup, as SoftHSM2 scans every object per search.
+  std::vector<CK_OBJECT_HANDLE> objects;
   std::vector<api::ArchiveObjectReport> refused;
 };
 

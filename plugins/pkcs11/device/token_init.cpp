@@ -2,9 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 
 #include "plugins/luna/crypto/crypto.hpp"
 #include "plugins/pkcs11/device/registration.hpp"
@@ -35,7 +35,8 @@ Status private_folder(const fs::path& dir) {
 }  // namespace
 
 Status prepare_softhsm2_folder(const fs::path& dir, api::Attributes& module_env) {
-  if (!dir.is_absolute()) return Error::usage("softhsm2-folder must be an absolute path, not " + dir.string());
+  if (!dir.is_absolute())
+    return Error::usage("softhsm2-folder must be an absolute path, not " + dir.string());
   std::error_code ec;
   fs::create_directories(dir.parent_path(), ec);
   if (ec) return Error::other("cannot create " + dir.parent_path().string() + ": " + ec.message());
@@ -44,11 +45,14 @@ Status prepare_softhsm2_folder(const fs::path& dir, api::Attributes& module_env)
   const fs::path conf = dir / "softhsm2.conf";
   if (!fs::exists(conf, ec)) {
     // The token folder's path ends in '/', as SoftHSM2's own default does.
-    HSM_TRY(write_private_file(conf, "# Written by hsm-migrate: the tokens of this folder only.\n"
-                                     "directories.tokendir = " + (dir / "tokens").string() + "/\n"
-                                     "objectstore.backend = file\n"
-                                     "log.level = ERROR\n"
-                                     "slots.removable = false\n"));
+    HSM_TRY(write_private_file(conf,
+                               "# Written by hsm-migrate: the tokens of this folder only.\n"
+                               "directories.tokendir = " +
+                                   (dir / "tokens").string() +
+                                   "/\n"
+                                   "objectstore.backend = file\n"
+                                   "log.level = ERROR\n"
+                                   "slots.removable = false\n"));
   }
   for (auto it = module_env.begin(); it != module_env.end();)
     it = it->first == "SOFTHSM2_CONF" ? module_env.erase(it) : it + 1;
@@ -56,14 +60,17 @@ Status prepare_softhsm2_folder(const fs::path& dir, api::Attributes& module_env)
   return {};
 }
 
-Result<std::string> ensure_token(Module& module, const std::string& label, const api::SecretBytes& user_pin) {
-  if (user_pin.empty()) return Error::usage("a token is initialised with its user PIN, and none was given");
+Result<std::string> ensure_token(Module& module, const std::string& label,
+                                 const api::SecretBytes& user_pin) {
+  if (user_pin.empty())
+    return Error::usage("a token is initialised with its user PIN, and none was given");
   HSM_TRY_ASSIGN(auto before, module.tokens());
   // Made before (a token a user can log in to): used as it is. Several with
   // the label: "" lets the registration's lookup name the ambiguity (T1).
   std::vector<std::string> usable;
   for (const auto& t : before)
-    if (t.initialized() && t.label == label && (t.flags & CKF_USER_PIN_INITIALIZED)) usable.push_back(t.serial);
+    if (t.initialized() && t.label == label && (t.flags & CKF_USER_PIN_INITIALIZED))
+      usable.push_back(t.serial);
   if (usable.size() == 1) return usable.front();
   if (usable.size() > 1) return std::string();
   // 32 random hex characters; never written anywhere (see token_init.hpp).
@@ -84,8 +91,9 @@ Result<std::string> ensure_token(Module& module, const std::string& label, const
   HSM_TRY_ASSIGN(auto after, module.tokens());
   std::string serial;
   for (const auto& t : after) {
-    const bool old = std::any_of(before.begin(), before.end(),
-                                 [&](const TokenInfo& b) { return b.initialized() && b.serial == t.serial; });
+    const bool old = std::any_of(before.begin(), before.end(), [&](const TokenInfo& b) {
+      return b.initialized() && b.serial == t.serial;
+    });
     if (t.initialized() && t.label == label && !old) serial = t.serial;
   }
   if (serial.empty()) return Error::other("token '" + label + "' is not found after C_InitToken");

@@ -39,6 +39,7 @@ api::Status prepare_softhsm2_folder(const std::filesystem::path& dir, api::Attri
 // crash interrupted between C_InitToken and C_InitPIN) cannot be initialised
 // again without its lost SO PIN: it is left as it is (it holds nothing) and
 // a new one made, which the registration then names by its serial (T1).
-api::Result<std::string> ensure_token(Module& module, const std::string& label, const api::SecretBytes& user_pin);
+api::Result<std::string> ensure_token(Module& module, const std::string& label,
+                                      const api::SecretBytes& user_pin);
 
 }  // namespace hsm::p11::plugin

@@ -39,8 +39,8 @@ namespace {
 constexpr std::uint8_t kTypeObject = 1;
 
 // Uses a restored session object against what the archive recorded.
-std::string use_key(Session& s, CK_OBJECT_HANDLE h, const portable::Record& r, const api::ObjectDesc& d,
-                    CK_OBJECT_HANDLE wrap_key_handle) {
+std::string use_key(Session& s, CK_OBJECT_HANDLE h, const portable::Record& r,
+                    const api::ObjectDesc& d, CK_OBJECT_HANDLE wrap_key_handle) {
   const Bytes challenge = luna::crypto::random_bytes(32);
   const portable::Attribute* spki = r.find(cka::kPublicKeyInfo);
   switch (d.cls) {
@@ -56,14 +56,16 @@ std::string use_key(Session& s, CK_OBJECT_HANDLE h, const portable::Record& r, c
         auto ct = gcm_encrypt(s, h, iv, {}, challenge);
         if (!ct.ok()) return "encrypt failed: " + ct.error().message;
         auto pt = gcm_decrypt(s, h, iv, {}, *ct);
-        if (!pt.ok() || Bytes(pt->begin(), pt->end()) != challenge) return "encrypt/decrypt round trip failed";
+        if (!pt.ok() || Bytes(pt->begin(), pt->end()) != challenge)
+          return "encrypt/decrypt round trip failed";
       }
       return "";
     }
     case api::ObjectClass::private_key: {
       if (!r.flag(cka::kSign).value_or(false) || !spki) {
         auto again = wrap_key(s, wrap_key_handle, h, 4096);
-        if (!again.ok() || *again != r.wrapped_key) return "the restored key's value differs from the archived one";
+        if (!again.ok() || *again != r.wrapped_key)
+          return "the restored key's value differs from the archived one";
         return "";
       }
       SignMechanism m = SignMechanism::rsa_pss_sha256;
@@ -77,15 +79,18 @@ std::string use_key(Session& s, CK_OBJECT_HANDLE h, const portable::Record& r, c
         if (!d2.ok()) return d2.error().message;
         der = *d2;
         // The archive's public key with OpenSSL, SHA-256 as the token hashed.
-        if (d.curve != "P-256") return "";  // OpenSSL would pick SHA-384/512 for this curve; signing worked
+        if (d.curve != "P-256")
+          return "";  // OpenSSL would pick SHA-384/512 for this curve; signing worked
       }
       auto ok = luna::crypto::verify(d.key_type, spki->value, challenge, der);
-      if (!ok.ok() || !*ok) return "the signature does not verify with the public key recorded at backup";
+      if (!ok.ok() || !*ok)
+        return "the signature does not verify with the public key recorded at backup";
       return "";
     }
     case api::ObjectClass::public_key: {
       auto der = public_key_der(s, h);
-      if (!der.ok() || !spki || *der != spki->value) return "the public key differs from the one recorded";
+      if (!der.ok() || !spki || *der != spki->value)
+        return "the public key differs from the one recorded";
       return "";
     }
     default:
@@ -113,12 +118,13 @@ Result<std::set<std::string>> held_fingerprints(Session& s, CK_OBJECT_HANDLE kek
   return held;
 }
 
-Result<std::string> record_fingerprint(Session& s, const portable::Record& r, CK_OBJECT_HANDLE wrap_key_handle,
-                                       CK_OBJECT_HANDLE kek) {
+Result<std::string> record_fingerprint(Session& s, const portable::Record& r,
+                                       CK_OBJECT_HANDLE wrap_key_handle, CK_OBJECT_HANDLE kek) {
   HSM_TRY_ASSIGN(api::ObjectDesc d, portable::desc_of(r));
   if (const portable::Attribute* spki = r.find(cka::kPublicKeyInfo))
     return portable::public_fingerprint(d.cls, d.key_type, spki->value);
-  if (d.cls != api::ObjectClass::secret_key && d.cls != api::ObjectClass::private_key) return std::string();
+  if (d.cls != api::ObjectClass::secret_key && d.cls != api::ObjectClass::private_key)
+    return std::string();
   // On the token: the key as a session object, wrapped under the domain KEK.
   SessionObjects keep(s);
   HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, restore_record(s, r, wrap_key_handle, false));
@@ -137,14 +143,17 @@ Status restore_begin(TokenContext& ctx, RestoreWork& w, const api::ArchiveSource
   HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
   w = RestoreWork{};
   if (source.format_version != 2 || !portable::is_portable(source.wrapped_master_key))
-    return Error::refused(
-        "T3", "CKR_MECHANISM_INVALID",
-        "the archive of " + source.source.address() +
-            " is in the emulated Luna's own form (XChaCha20-Poly1305 blobs under a key bound to the archive by "
-            "Argon2id), which " + ctx.address() + " cannot open without the keys in clear on the host",
-        "back the Luna partition up with `hsm-migrate backup " + source.source.address() +
-            " --portable --archive PATH` and restore that archive");
-  HSM_TRY_ASSIGN(portable::WrappedKeys wrapped, portable::decode_wrapped(source.wrapped_master_key));
+    return Error::refused("T3", "CKR_MECHANISM_INVALID",
+                          "the archive of " + source.source.address() +
+                              " is in the emulated Luna's own form (XChaCha20-Poly1305 blobs under "
+                              "a key bound to the archive by "
+                              "Argon2id), which " +
+                              ctx.address() + " cannot open without the keys in clear on the host",
+                          "back the Luna partition up with `hsm-migrate backup " +
+                              source.source.address() +
+                              " --portable --archive PATH` and restore that archive");
+  HSM_TRY_ASSIGN(portable::WrappedKeys wrapped,
+                 portable::decode_wrapped(source.wrapped_master_key));
   // rule T4: the archive's domain tag, recomputed under each KEK the token holds.
   std::string held;
   for (const auto& d : ctx.reg().domains) {
@@ -164,18 +173,23 @@ Status restore_begin(TokenContext& ctx, RestoreWork& w, const api::ArchiveSource
     return {};
   }
   w = RestoreWork{};
-  return Error{api::ErrorKind::integrity,
-               "archive of domain tag " + source.domain_fingerprint.substr(0, 16) + " (from " +
-                   source.source.address() + "): " + ctx.address() + " holds " +
-                   (held.empty() ? "no domain key" : held) + ", none of them the archive's; nothing was written",
-               "T4", "CKR_CERTIFICATE_INVALID",
-               "add the archive's domain with `hsm-migrate partition domain add " + ctx.address() + "`"};
+  return Error{
+      api::ErrorKind::integrity,
+      "archive of domain tag " + source.domain_fingerprint.substr(0, 16) + " (from " +
+          source.source.address() + "): " + ctx.address() + " holds " +
+          (held.empty() ? "no domain key" : held) +
+          ", none of them the archive's; nothing was written",
+      "T4", "CKR_CERTIFICATE_INVALID",
+      "add the archive's domain with `hsm-migrate partition domain add " + ctx.address() + "`"};
 }
 
-Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& w, const api::ArchiveBlobSource& blobs,
-                                                const api::ArchiveRestoreOptions& opt, const api::ArchiveReport& report) {
+Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& w,
+                                                const api::ArchiveBlobSource& blobs,
+                                                const api::ArchiveRestoreOptions& opt,
+                                                const api::ArchiveReport& report) {
   HSM_TRY_ASSIGN(Session * s, ctx.logged_in_session());
-  if (!w.keep) return Error::usage("restore_blobs without restore_begin", "call restore_begin first");
+  if (!w.keep)
+    return Error::usage("restore_blobs without restore_begin", "call restore_begin first");
   RestoreWork work = std::move(w);  // the archive keys go when this restore ends
   w = RestoreWork{};
   const bool drill = opt.mode == api::ArchiveRestoreMode::drill;
@@ -206,8 +220,10 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
     bool skipped = false;
   };
   auto open_blob = [&](const api::ArchiveBlob& b) -> Result<Opened> {
-    const std::string where = "archive blob " + std::to_string(counts.blobs) + " (position " + std::to_string(b.handle) + ")";
-    if (b.type != kTypeObject) return Error::integrity(where + ": a portable archive holds object blobs only");
+    const std::string where = "archive blob " + std::to_string(counts.blobs) + " (position " +
+                              std::to_string(b.handle) + ")";
+    if (b.type != kTypeObject)
+      return Error::integrity(where + ": a portable archive holds object blobs only");
     auto plain = open(*s, work.keys.seal, b.associated_data, *b.sealed);
     if (!plain.ok()) return Error::integrity(where + ": " + plain.error().message);
     Opened o;
@@ -237,8 +253,9 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
       return {};
     }));
     if (judged.blobs != work.source.finish.blob_count)
-      return Error::integrity("the archive MAC covers " + std::to_string(work.source.finish.blob_count) +
-                              " blob(s) but " + std::to_string(judged.blobs) + " were given: nothing was written");
+      return Error::integrity("the archive MAC covers " +
+                              std::to_string(work.source.finish.blob_count) + " blob(s) but " +
+                              std::to_string(judged.blobs) + " were given: nothing was written");
     if (!api::archive_selects_all(opt.selector) && judged.skipped == judged.blobs)
       return api::nothing_selected(opt.selector);  // before anything is deleted
     if (judged.refused > 0) {
@@ -292,6 +309,35 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
       if (report) report(r);
       return {};
     }
+    // A key whose record carries no public key is fingerprinted on the
+    // token, from the key itself. When the target holds nothing to match
+    // (held is empty) and this is no dry run, that is done on the token
+    // object it restores: one unwrap per key, not a session copy and then
+    // the object (SoftHSM2 pays for every unwrap). A duplicate within the
+    // archive is destroyed again at once.
+    const bool fingerprint_after =
+        held.empty() && !opt.dry_run && !o.record.find(cka::kPublicKeyInfo) &&
+        (o.desc.cls == api::ObjectClass::secret_key || o.desc.cls == api::ObjectClass::private_key);
+    if (fingerprint_after) {
+      HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, restore_record(*s, o.record, work.keys.wrap, true));
+      created.push_back(h);
+      HSM_TRY_ASSIGN(ObjectInfo made, read_object(*s, h));
+      HSM_TRY_ASSIGN(std::string fp, fingerprint_of(*s, made, work.kek, {}));
+      r.object.fingerprint = fp;
+      if (!fp.empty() && !restored_fps.insert(fp).second) {
+        created.pop_back();
+        HSM_TRY(destroy_object(*s, h));
+        ++counts.already_present;
+        r.status = "already_present";
+        if (report) report(r);
+        return {};
+      }
+      ++counts.created;
+      r.status = "created";
+      r.target_handle = h;
+      if (report) report(r);
+      return {};
+    }
     // Already present (by content fingerprint): not doubled.
     HSM_TRY_ASSIGN(std::string fp, record_fingerprint(*s, o.record, work.keys.wrap, work.kek));
     r.object.fingerprint = fp;
@@ -315,14 +361,19 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
   if (st.ok() && counts.blobs == 0) st = Error::integrity("the archive yielded no blob");
   if (st.ok() && counts.blobs != work.source.finish.blob_count)
     // The MAC'd count: a host that dropped or added blobs gets nothing written.
-    st = Error::integrity("the archive MAC covers " + std::to_string(work.source.finish.blob_count) +
-                          " blob(s) but " + std::to_string(counts.blobs) + " were given: blobs were dropped or added");
-  if (st.ok() && create && !api::archive_selects_all(opt.selector) && counts.skipped == counts.blobs)
+    st =
+        Error::integrity("the archive MAC covers " + std::to_string(work.source.finish.blob_count) +
+                         " blob(s) but " + std::to_string(counts.blobs) +
+                         " were given: blobs were dropped or added");
+  if (st.ok() && create && !api::archive_selects_all(opt.selector) &&
+      counts.skipped == counts.blobs)
     st = api::nothing_selected(opt.selector);
   if (!st.ok()) {
     for (CK_OBJECT_HANDLE h : created) (void)destroy_object(*s, h);  // all or nothing
     Error e = st.error();
-    if (!created.empty()) e.message += "; the " + std::to_string(created.size()) + " object(s) this restore made were destroyed again";
+    if (!created.empty())
+      e.message += "; the " + std::to_string(created.size()) +
+                   " object(s) this restore made were destroyed again";
     return e;
   }
   counts.mac_verified = true;

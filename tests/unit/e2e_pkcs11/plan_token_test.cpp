@@ -34,18 +34,21 @@ class PlanToken : public Pkcs11Cli {
     return out;
   }
 
-  void prove_signature(const std::string& signer, const std::string& verifier, const std::string& label) {
+  void prove_signature(const std::string& signer, const std::string& verifier,
+                       const std::string& label) {
     write(dir_ / "msg", "signed on " + signer + ", verified on " + verifier);
-    ok({"key", "sign", signer, "--object", label, "--in", (dir_ / "msg").string(), "--out", (dir_ / "sig").string()});
-    ok({"key", "verify", verifier, "--object", label, "--in", (dir_ / "msg").string(), "--signature",
+    ok({"key", "sign", signer, "--object", label, "--in", (dir_ / "msg").string(), "--out",
         (dir_ / "sig").string()});
+    ok({"key", "verify", verifier, "--object", label, "--in", (dir_ / "msg").string(),
+        "--signature", (dir_ / "sig").string()});
   }
 };
 
 TEST_F(PlanToken, BuiltinPlanMovesItsOwnSoftwareTokenIntoLuna7) {
   ok({"plan", "check", "softhsm-to-luna7"});
   CliRun run1 = ok({"plan", "run", "softhsm-to-luna7"});
-  EXPECT_NE(run1.out.find("registered token \"apptoken\" as soft/apptoken"), std::string::npos) << run1.out;
+  EXPECT_NE(run1.out.find("registered token \"apptoken\" as soft/apptoken"), std::string::npos)
+      << run1.out;
   EXPECT_NE(run1.out.find("joined domain corp"), std::string::npos) << run1.out;
 
   // Its own SoftHSM2 folder in the home, private; the test's folder untouched.
@@ -75,10 +78,10 @@ TEST_F(PlanToken, BuiltinPlanMovesItsOwnSoftwareTokenIntoLuna7) {
   prove_signature("luna7-new/app", "soft/apptoken", "tls");
   prove_signature("soft/apptoken", "luna7-new/app", "signing");
   write(dir_ / "plain", "AES from the token, decrypted in the Luna");
-  ok({"key", "encrypt", "soft/apptoken", "--object", "data-key-3", "--in", (dir_ / "plain").string(), "--out",
-      (dir_ / "c").string()});
-  ok({"key", "decrypt", "luna7-new/app", "--object", "data-key-3", "--in", (dir_ / "c").string(), "--out",
-      (dir_ / "p").string()});
+  ok({"key", "encrypt", "soft/apptoken", "--object", "data-key-3", "--in",
+      (dir_ / "plain").string(), "--out", (dir_ / "c").string()});
+  ok({"key", "decrypt", "luna7-new/app", "--object", "data-key-3", "--in", (dir_ / "c").string(),
+      "--out", (dir_ / "p").string()});
   EXPECT_EQ(slurp(dir_ / "p"), slurp(dir_ / "plain"));
   // The archive it wrote verifies in the domain.
   std::vector<fs::path> archives;
@@ -95,7 +98,8 @@ TEST_F(PlanToken, BuiltinPlanMovesItsOwnSoftwareTokenIntoLuna7) {
   EXPECT_EQ(count_objects("apptoken"), on_token);
   slots = exec({"pkcs11-tool", "--module", kSoftHsm, "--list-token-slots"});
   std::size_t tokens = 0;
-  for (std::size_t at = 0; (at = slots.out.find("token label", at)) != std::string::npos; ++at) ++tokens;
+  for (std::size_t at = 0; (at = slots.out.find("token label", at)) != std::string::npos; ++at)
+    ++tokens;
   EXPECT_EQ(tokens, 1u) << slots.out;  // apptoken (and SoftHSM's free slot, uninitialised)
 }
 
@@ -104,8 +108,9 @@ TEST_F(PlanToken, BuiltinPlanMovesItsOwnSoftwareTokenIntoLuna7) {
 // holds nothing), makes a new one and registers that one by its serial.
 TEST_F(PlanToken, AHalfInitialisedTokenIsLeftAndANewOneMade) {
   fs::create_directories(home() / "tokens" / "tokens");
-  std::ofstream(plan_conf()) << "directories.tokendir = " << (home() / "tokens" / "tokens").string() << "/\n"
-                             << "objectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n";
+  std::ofstream(plan_conf())
+      << "directories.tokendir = " << (home() / "tokens" / "tokens").string() << "/\n"
+      << "objectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n";
   ::setenv("SOFTHSM2_CONF", plan_conf().c_str(), 1);
   {
     auto m = p11::Module::load(kSoftHsm);

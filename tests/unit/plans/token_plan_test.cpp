@@ -16,8 +16,10 @@ const std::string kHead = "[plan]\nname = \"t\"\n";
 
 std::string token(const std::string& extra = "", const std::string& partition_extra = "",
                   const std::string& keys = "") {
-  return "[[device]]\nname = \"soft\"\nkind = \"pkcs11\"\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\n" + extra +
-         "\n[[device.partition]]\nname = \"tok\"\ndomain = \"corp\"\n" + partition_extra + "\n" + keys;
+  return "[[device]]\nname = \"soft\"\nkind = \"pkcs11\"\nmodule = "
+         "\"/usr/lib/softhsm/libsofthsm2.so\"\n" +
+         extra + "\n[[device.partition]]\nname = \"tok\"\ndomain = \"corp\"\n" + partition_extra +
+         "\n" + keys;
 }
 
 std::string luna7(const std::string& fw = "7.8.0") {
@@ -28,10 +30,10 @@ std::string luna7(const std::string& fw = "7.8.0") {
 const std::string kClone = "[[step]]\naction = \"clone\"\nfrom = \"soft/tok\"\nto = \"luna/p\"\n";
 
 TEST(TokenPlan, ParsesTheRegistrationKeys) {
-  const Plan p = parse_ok(kHead +
-                          token("token = \"app-keys\"\nsofthsm2_folder = \"tokens/a\"\n"
-                                "module_env = { HSM_X = \"1\" }\n",
-                                "", "[[device.partition.keys]]\ntype = \"aes-256\"\ncount = 2\n"));
+  const Plan p =
+      parse_ok(kHead + token("token = \"app-keys\"\nsofthsm2_folder = \"tokens/a\"\n"
+                             "module_env = { HSM_X = \"1\" }\n",
+                             "", "[[device.partition.keys]]\ntype = \"aes-256\"\ncount = 2\n"));
   ASSERT_EQ(p.devices.size(), 1u);
   const DeviceSpec& d = p.devices[0];
   EXPECT_EQ(d.mode, DeviceMode::token);
@@ -50,8 +52,9 @@ TEST(TokenPlan, TheLabelDefaultsToThePartitionName) {
 }
 
 TEST(TokenPlan, LunaSettingsOnATokenAreRefusedWithTheKey) {
-  const std::string e = parse_error(kHead + token("emulated = true\nfirmware = \"7.8.0\"\nfm = true\n",
-                                                  "fips = true\npolicies = { 22 = 1 }\n"));
+  const std::string e =
+      parse_error(kHead + token("emulated = true\nfirmware = \"7.8.0\"\nfm = true\n",
+                                "fips = true\npolicies = { 22 = 1 }\n"));
   EXPECT_TRUE(has(e, "\"emulated\" is for Luna devices")) << e;
   EXPECT_TRUE(has(e, "\"firmware\" is a Luna setting")) << e;
   EXPECT_TRUE(has(e, "\"fm\" is a Luna setting")) << e;
@@ -60,51 +63,61 @@ TEST(TokenPlan, LunaSettingsOnATokenAreRefusedWithTheKey) {
 }
 
 TEST(TokenPlan, ModuleIsRequiredAndAbsolute) {
-  std::string e = parse_error(kHead + "[[device]]\nname = \"soft\"\nkind = \"pkcs11\"\n\n[[device.partition]]\n"
-                                      "name = \"tok\"\ndomain = \"corp\"\n");
+  std::string e =
+      parse_error(kHead +
+                  "[[device]]\nname = \"soft\"\nkind = \"pkcs11\"\n\n[[device.partition]]\n"
+                  "name = \"tok\"\ndomain = \"corp\"\n");
   EXPECT_TRUE(has(e, "needs key \"module\"")) << e;
-  e = parse_error(kHead + "[[device]]\nname = \"soft\"\nkind = \"pkcs11\"\nmodule = \"libsofthsm2.so\"\n\n"
-                          "[[device.partition]]\nname = \"tok\"\ndomain = \"corp\"\n");
+  e = parse_error(kHead +
+                  "[[device]]\nname = \"soft\"\nkind = \"pkcs11\"\nmodule = \"libsofthsm2.so\"\n\n"
+                  "[[device.partition]]\nname = \"tok\"\ndomain = \"corp\"\n");
   EXPECT_TRUE(has(e, "must be an absolute path")) << e;
 }
 
 TEST(TokenPlan, SoftHsmFolderStaysInsideTheHome) {
   for (const char* bad : {"/tmp/tokens", "../tokens", "a/../../b", ""}) {
-    const std::string e = parse_error(kHead + token("softhsm2_folder = \"" + std::string(bad) + "\"\n"));
+    const std::string e =
+        parse_error(kHead + token("softhsm2_folder = \"" + std::string(bad) + "\"\n"));
     EXPECT_TRUE(has(e, "must be a folder inside --home")) << bad << ": " << e;
   }
-  const std::string e = parse_error(
-      kHead + token("softhsm2_folder = \"t\"\nmodule_env = { SOFTHSM2_CONF = \"/etc/softhsm/softhsm2.conf\" }\n"));
+  const std::string e =
+      parse_error(kHead + token("softhsm2_folder = \"t\"\nmodule_env = { SOFTHSM2_CONF = "
+                                "\"/etc/softhsm/softhsm2.conf\" }\n"));
   EXPECT_TRUE(has(e, "writes its own SOFTHSM2_CONF")) << e;
 }
 
 TEST(TokenPlan, ATokenIsOnePartition) {
-  const std::string e = parse_error(kHead + token() + "[[device.partition]]\nname = \"two\"\ndomain = \"corp\"\n");
+  const std::string e =
+      parse_error(kHead + token() + "[[device.partition]]\nname = \"two\"\ndomain = \"corp\"\n");
   EXPECT_TRUE(has(e, "one partition (T1)")) << e;
 }
 
 TEST(TokenPlan, TokenKeysOnALunaDeviceAreRefused) {
-  const std::string e = parse_error(kHead + "[[device]]\nname = \"luna\"\nemulated = true\nkind = \"luna7\"\n"
-                                            "module = \"/usr/lib/x.so\"\n\n[[device.partition]]\nname = \"p\"\n"
-                                            "domain = \"corp\"\n");
+  const std::string e =
+      parse_error(kHead +
+                  "[[device]]\nname = \"luna\"\nemulated = true\nkind = \"luna7\"\n"
+                  "module = \"/usr/lib/x.so\"\n\n[[device.partition]]\nname = \"p\"\n"
+                  "domain = \"corp\"\n");
   EXPECT_TRUE(has(e, "\"module\" is for kind = \"pkcs11\"")) << e;
 }
 
 TEST(TokenPlan, LunaVerbsOnATokenAreRefused) {
-  const std::string e = parse_error(
-      kHead + token() + luna7() +
-      "[[step]]\naction = \"upgrade\"\ndevice = \"soft\"\nfirmware = \"7.8.0\"\n"
-      "[[step]]\naction = \"policy\"\npartition = \"soft/tok\"\nset = [\"22=1\"]\n"
-      "[[step]]\naction = \"hagroup-create\"\ngroup = \"g\"\nmembers = [\"luna/p\", \"soft/tok\"]\n");
+  const std::string e =
+      parse_error(kHead + token() + luna7() +
+                  "[[step]]\naction = \"upgrade\"\ndevice = \"soft\"\nfirmware = \"7.8.0\"\n"
+                  "[[step]]\naction = \"policy\"\npartition = \"soft/tok\"\nset = [\"22=1\"]\n"
+                  "[[step]]\naction = \"hagroup-create\"\ngroup = \"g\"\nmembers = [\"luna/p\", "
+                  "\"soft/tok\"]\n");
   EXPECT_EQ(std::count(e.begin(), e.end(), '\n') + 1, 3) << e;
   EXPECT_TRUE(has(e, "soft is a PKCS#11 token, which has no firmware")) << e;
   EXPECT_TRUE(has(e, "(T1)")) << e;
 }
 
 TEST(TokenPlan, RoundTripsThroughToml) {
-  const Plan p = parse_ok(kHead + token("token = \"App Keys\"\nsofthsm2_folder = \"tokens\"\n"
-                                        "module_env = { A = \"1\", B = \"two words\" }\n",
-                                        "", "[[device.partition.keys]]\ntype = \"ec-p256\"\n") +
+  const Plan p = parse_ok(kHead +
+                          token("token = \"App Keys\"\nsofthsm2_folder = \"tokens\"\n"
+                                "module_env = { A = \"1\", B = \"two words\" }\n",
+                                "", "[[device.partition.keys]]\ntype = \"ec-p256\"\n") +
                           luna7() + kClone);
   const std::string text = plan_to_toml(p);
   const Plan again = parse_ok(text, "round-trip.toml");
@@ -115,8 +128,10 @@ TEST(TokenPlan, RoundTripsThroughToml) {
 }
 
 TEST(TokenPlan, CheckClonesATokenIntoLuna780ByKwp) {
-  const Plan p = parse_ok(kHead + token("", "", "[[device.partition.keys]]\ntype = \"aes-256\"\ncount = 3\n"
-                                                "[[device.partition.keys]]\ntype = \"ec-p256\"\n") +
+  const Plan p = parse_ok(kHead +
+                          token("", "",
+                                "[[device.partition.keys]]\ntype = \"aes-256\"\ncount = 3\n"
+                                "[[device.partition.keys]]\ntype = \"ec-p256\"\n") +
                           luna7() + kClone);
   const CheckReport rep = check(p);
   ASSERT_TRUE(rep.ok()) << dump(p, rep);
@@ -129,8 +144,10 @@ TEST(TokenPlan, CheckClonesATokenIntoLuna780ByKwp) {
 // rule T2: a non-extractable key never leaves its token; the plan check says
 // so before anything runs.
 TEST(TokenPlan, CheckRefusesANonExtractableTokenKeyByT2) {
-  const Plan p = parse_ok(kHead + token("", "", "[[device.partition.keys]]\ntype = \"aes-256\"\n"
-                                                "extractable = false\nlabel = \"pinned\"\n") +
+  const Plan p = parse_ok(kHead +
+                          token("", "",
+                                "[[device.partition.keys]]\ntype = \"aes-256\"\n"
+                                "extractable = false\nlabel = \"pinned\"\n") +
                           luna7() + kClone);
   const CheckReport rep = check(p);
   EXPECT_FALSE(rep.ok());
@@ -151,7 +168,8 @@ TEST(TokenPlan, CheckRefusesATokenCloneIntoAnOlderLuna) {
 TEST(TokenPlan, CheckRefusesAnotherDomain) {
   std::string t = token("", "", "[[device.partition.keys]]\ntype = \"aes-256\"\n");
   t.replace(t.find("domain = \"corp\""), 15, "domain = \"other\"");
-  const Plan p = parse_ok(kHead + "[[domain]]\nname = \"other\"\nsecret_env = \"OTHER\"\n" + t + luna7() + kClone);
+  const Plan p = parse_ok(kHead + "[[domain]]\nname = \"other\"\nsecret_env = \"OTHER\"\n" + t +
+                          luna7() + kClone);
   const CheckReport rep = check(p);
   EXPECT_FALSE(rep.ok()) << dump(p, rep);
 }
