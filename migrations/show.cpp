@@ -22,9 +22,13 @@ std::string dot_quote(const std::string& s) {
   return out + "\"";
 }
 
-std::string partition_line(const PartitionSpec& p) {
-  std::string s = p.name + " [" + std::string(api::to_string(p.type)) + ", " + std::string(api::to_string(p.auth)) +
-                  (p.fips ? ", FIPS" : "") + ", domain";
+std::string partition_line(const DeviceSpec& d, const PartitionSpec& p) {
+  // A token has no partition type, authentication kind or FIPS flag of its own.
+  std::string s = d.mode == DeviceMode::token
+                      ? p.name + " [domain"
+                      : p.name + " [" + std::string(api::to_string(p.type)) + ", " +
+                            std::string(api::to_string(p.auth)) + (p.fips ? ", FIPS" : "") +
+                            ", domain";
   s += p.domains.size() > 1 ? "s " : " ";
   for (std::size_t i = 0; i < p.domains.size(); ++i) {
     const auto& d = p.domains[i];
@@ -43,20 +47,24 @@ std::string partition_line(const PartitionSpec& p) {
 
 std::string plan_show(const Plan& plan) {
   std::ostringstream os;
-  os << "plan \"" << plan.name << "\"" << (plan.source.empty() ? "" : " (" + plan.source + ")") << "\n";
+  os << "plan \"" << plan.name << "\"" << (plan.source.empty() ? "" : " (" + plan.source + ")")
+     << "\n";
   if (!plan.description.empty()) os << "  " << plan.description << "\n";
-  os << "client " << plan.client.version.str() << ", lunacm_cv_ha_ui = " << (plan.client.cv_ha_ui ? 1 : 0) << "\n";
+  os << "client " << plan.client.version.str()
+     << ", lunacm_cv_ha_ui = " << (plan.client.cv_ha_ui ? 1 : 0) << "\n";
   os << "\ndevices:\n";
   for (const auto& d : plan.devices) {
     if (d.mode == DeviceMode::token)
       os << "  " << d.name << "  pkcs11 token \"" << d.token.label << "\" of " << d.token.module
-         << (d.token.softhsm2_folder.empty() ? "" : ", made by the plan in HOME/" + d.token.softhsm2_folder)
+         << (d.token.softhsm2_folder.empty()
+                 ? ""
+                 : ", made by the plan in HOME/" + d.token.softhsm2_folder)
          << "  (registered)\n";
     else
       os << "  " << d.name << "  " << api::to_string(d.kind) << " " << d.firmware.str()
-         << (d.fm ? ", FM enabled" : "") << (d.mode == DeviceMode::emulated ? "  (emulated)" : "  (described)")
-         << "\n";
-    for (const auto& p : d.partitions) os << "    " << partition_line(p) << "\n";
+         << (d.fm ? ", FM enabled" : "")
+         << (d.mode == DeviceMode::emulated ? "  (emulated)" : "  (described)") << "\n";
+    for (const auto& p : d.partitions) os << "    " << partition_line(d, p) << "\n";
   }
   if (!plan.groups.empty()) {
     os << "\nHA groups before the plan:\n";
@@ -90,12 +98,14 @@ std::string plan_to_dot(const Plan& plan) {
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const Step& s = plan.steps[i];
     if (const auto* u = std::get_if<UpgradeStep>(&s.body))
-      upgrades[u->device].push_back("-> " + u->firmware.str() + " (step " + std::to_string(i + 1) + ")");
+      upgrades[u->device].push_back("-> " + u->firmware.str() + " (step " + std::to_string(i + 1) +
+                                    ")");
     if (const auto* f = std::get_if<EnableFmStep>(&s.body))
       upgrades[f->device].push_back("FM on (step " + std::to_string(i + 1) + ")");
   }
   auto device_node = [&](const DeviceSpec& d, const std::string& indent) {
-    std::string label = d.name + "\n" + std::string(api::to_string(d.kind)) + " " + d.firmware.str();
+    std::string label =
+        d.name + "\n" + std::string(api::to_string(d.kind)) + " " + d.firmware.str();
     if (d.fm) label += ", FM";
     for (const auto& u : upgrades[d.name]) label += "\n" + u;
     os << indent << dot_quote(d.name) << " [label=" << dot_quote(label)
@@ -133,7 +143,8 @@ std::string plan_to_dot(const Plan& plan) {
   }
   std::set<std::string> drawn;
   int cluster = 0;
-  std::vector<std::pair<std::string, std::string>> extra;  // (group anchor, device) for devices drawn elsewhere
+  std::vector<std::pair<std::string, std::string>>
+      extra;  // (group anchor, device) for devices drawn elsewhere
   for (const auto& [name, devs] : groups) {
     std::string label = "HA group " + name;
     for (const auto& e : events[name]) label += "\n" + e;
@@ -156,37 +167,45 @@ std::string plan_to_dot(const Plan& plan) {
   for (const auto& d : plan.devices)
     if (!drawn.count(d.name)) device_node(d, "  ");
   for (const auto& [anchor, dn] : extra)
-    os << "  " << dot_quote(anchor) << " -> " << dot_quote(dn) << " [style=dashed, arrowhead=none, label=\"member\"];\n";
+    os << "  " << dot_quote(anchor) << " -> " << dot_quote(dn)
+       << " [style=dashed, arrowhead=none, label=\"member\"];\n";
 
   // Archives and flows.
   std::set<std::string> archives;
   auto archive_node = [&](const std::string& path) {
     const std::string id = "archive:" + path;
     if (archives.insert(path).second)
-      os << "  " << dot_quote(id) << " [shape=note, label=" << dot_quote("archive\n" + path) << "];\n";
+      os << "  " << dot_quote(id) << " [shape=note, label=" << dot_quote("archive\n" + path)
+         << "];\n";
     return id;
   };
-  auto edge = [&](const std::string& from, const std::string& to, const std::string& label, const char* style) {
-    os << "  " << dot_quote(from) << " -> " << dot_quote(to) << " [label=" << dot_quote(label) << style << "];\n";
+  auto edge = [&](const std::string& from, const std::string& to, const std::string& label,
+                  const char* style) {
+    os << "  " << dot_quote(from) << " -> " << dot_quote(to) << " [label=" << dot_quote(label)
+       << style << "];\n";
   };
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const std::string n = std::to_string(i + 1);
     const Step& s = plan.steps[i];
     if (const auto* c = std::get_if<CloneStep>(&s.body))
-      edge(c->from.device, c->to.device, n + ": clone " + c->from.partition + " -> " + c->to.partition, "");
+      edge(c->from.device, c->to.device,
+           n + ": clone " + c->from.partition + " -> " + c->to.partition, "");
     else if (const auto* b = std::get_if<BackupStep>(&s.body))
-      edge(b->from.device, b->to ? b->to->device : archive_node(b->archive), n + ": backup " + b->from.partition,
-           ", color=blue");
+      edge(b->from.device, b->to ? b->to->device : archive_node(b->archive),
+           n + ": backup " + b->from.partition, ", color=blue");
     else if (const auto* r = std::get_if<RestoreStep>(&s.body))
-      edge(r->from ? r->from->device : archive_node(r->archive), r->to.device, n + ": restore -> " + r->to.partition,
-           ", color=darkgreen");
+      edge(r->from ? r->from->device : archive_node(r->archive), r->to.device,
+           n + ": restore -> " + r->to.partition, ", color=darkgreen");
     else if (const auto* v = std::get_if<VerifyStep>(&s.body)) {
       const std::string a = archive_node(v->archive);
-      if (v->with) edge(a, v->with->device, n + ": verify (deep)", ", style=dotted");
-      else os << "  " << dot_quote(a) << " -> " << dot_quote(a) << " [label=" << dot_quote(n + ": verify")
-              << ", style=dotted];\n";
+      if (v->with)
+        edge(a, v->with->device, n + ": verify (deep)", ", style=dotted");
+      else
+        os << "  " << dot_quote(a) << " -> " << dot_quote(a)
+           << " [label=" << dot_quote(n + ": verify") << ", style=dotted];\n";
     } else if (const auto* d = std::get_if<DrillStep>(&s.body))
-      edge(archive_node(d->archive), d->scratch.device, n + ": drill in " + d->scratch.partition, ", style=dotted");
+      edge(archive_node(d->archive), d->scratch.device, n + ": drill in " + d->scratch.partition,
+           ", style=dotted");
   }
   os << "}\n";
   return os.str();

@@ -197,7 +197,7 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
   const bool open_only = opt.mode == api::ArchiveRestoreMode::open;
   const bool create = opt.mode == api::ArchiveRestoreMode::add || replace;
 
-  HSM_TRY_ASSIGN(api::Endpoint me, ctx.endpoint());
+  HSM_TRY_ASSIGN(api::Endpoint me, ctx.endpoint(false));  // the rules of a token target need no count
   // The source as the header describes it (as an emulated Luna target does).
   api::Endpoint src = work.source.source;
   src.partition.domains = {{"", api::DomainKind::text, true, work.domain}};

@@ -5,6 +5,9 @@
 // keys into a Luna 7 7.8.0 partition by KWP and drills the archive there.
 // The keys are proven by use across the families; a rerun doubles nothing.
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
 
 #include "tests/unit/e2e_pkcs11/pkcs11_harness.hpp"
 
@@ -32,6 +35,13 @@ class PlanToken : public Pkcs11Cli {
     EXPECT_FALSE(out.empty()) << r.out;
     std::sort(out.begin(), out.end());
     return out;
+  }
+
+  // The plan's archive name has one-second resolution: a second run in the
+  // same second would meet the first run's archive and rightly refuse it.
+  static void next_second() {
+    const std::time_t t = std::time(nullptr);
+    while (std::time(nullptr) == t) ::usleep(20'000);
   }
 
   void prove_signature(const std::string& signer, const std::string& verifier,
@@ -90,6 +100,7 @@ TEST_F(PlanToken, BuiltinPlanMovesItsOwnSoftwareTokenIntoLuna7) {
   ok({"verify", archives[0].string(), "--deep", "--with", "luna7-new/app"});
 
   // Again: no second token, no key generated twice, nothing doubled.
+  next_second();
   CliRun run2 = ok({"plan", "run", "softhsm-to-luna7", "--again"});
   EXPECT_NE(run2.out.find("0 cloned, 8 already present"), std::string::npos) << run2.out;
   EXPECT_EQ(labels("luna7-new/app"), want);
@@ -124,6 +135,7 @@ TEST_F(PlanToken, AHalfInitialisedTokenIsLeftAndANewOneMade) {
   EXPECT_EQ(labels("luna7-new/app").size(), 8u);
   EXPECT_EQ(labels("soft/apptoken").size(), 8u);
   // Again (the same token, found by label and serial): nothing doubled.
+  next_second();
   ok({"plan", "run", "softhsm-to-luna7", "--again"});
   EXPECT_EQ(labels("luna7-new/app").size(), 8u);
   EXPECT_EQ(labels("soft/apptoken").size(), 8u);
