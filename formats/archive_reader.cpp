@@ -26,7 +26,8 @@ Result<std::unique_ptr<FileSource>> FileSource::open(const std::filesystem::path
   f->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (f->fd_ < 0) {
     int e = errno;
-    if (e == EIO) return Error::other("cannot open archive " + path.string() + ": " + std::strerror(e));
+    if (e == EIO)
+      return Error::other("cannot open archive " + path.string() + ": " + std::strerror(e));
     return Error::usage("cannot open archive " + path.string() + ": " + std::strerror(e));
   }
   struct stat st {};
@@ -34,10 +35,10 @@ Result<std::unique_ptr<FileSource>> FileSource::open(const std::filesystem::path
     return Error::other("cannot stat archive " + path.string() + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode))
     return Error::usage(path.string() + " is not a regular file (" +
-                            (S_ISDIR(st.st_mode)    ? "a folder"
-                             : S_ISFIFO(st.st_mode) ? "a FIFO"
+                            (S_ISDIR(st.st_mode)                          ? "a folder"
+                             : S_ISFIFO(st.st_mode)                       ? "a FIFO"
                              : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device node"
-                                                                           : "a special file") +
+                                                                          : "a special file") +
                             "): an archive is read from a file",
                         "copy the archive to a file first");
   ::fcntl(f->fd_, F_SETFL, ::fcntl(f->fd_, F_GETFL) & ~O_NONBLOCK);
@@ -67,7 +68,8 @@ Status FileSource::read_at(std::uint64_t offset, std::uint8_t* out, std::size_t 
 }
 
 Status MemorySource::read_at(std::uint64_t offset, std::uint8_t* out, std::size_t n) const {
-  if (offset > size_ || n > size_ - offset) return Error::integrity("read past the end of the archive");
+  if (offset > size_ || n > size_ - offset)
+    return Error::integrity("read past the end of the archive");
   std::memcpy(out, data_ + offset, n);
   return {};
 }
@@ -76,7 +78,9 @@ namespace {
 
 constexpr std::size_t kCursorBuffer = 1u << 20;
 
-std::string num(std::uint64_t v) { return std::to_string(v); }
+std::string num(std::uint64_t v) {
+  return std::to_string(v);
+}
 std::string hex64(std::uint64_t v) {
   char b[24];
   std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
@@ -88,7 +92,11 @@ std::string hex64(std::uint64_t v) {
 class Cursor {
  public:
   Cursor(const ByteSource& src, std::uint64_t begin, std::uint64_t end, detail::Sha256* hash)
-      : src_(src), pos_(begin), next_(begin), end_(end), hash_(hash),
+      : src_(src),
+        pos_(begin),
+        next_(begin),
+        end_(end),
+        hash_(hash),
         buf_(static_cast<std::size_t>(std::min<std::uint64_t>(kCursorBuffer, end - begin))) {}
   std::uint64_t pos() const { return pos_; }
   std::uint64_t remaining() const { return end_ - pos_; }
@@ -127,7 +135,8 @@ class Cursor {
     head_ = 0;
     tail_ = have;
     if (need > buf_.size()) buf_.resize(need);
-    std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(buf_.size() - tail_, end_ - next_));
+    std::size_t k =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf_.size() - tail_, end_ - next_));
     HSM_TRY(src_.read_at(next_, buf_.data() + tail_, k));
     if (hash_) hash_->update(buf_.data() + tail_, k);
     tail_ += k;
@@ -146,7 +155,7 @@ class Cursor {
 
 struct HeaderRead {
   ArchiveHeader header;
-  Bytes raw;             // prefix, body and header digest, as in the file
+  Bytes raw;              // prefix, body and header digest, as in the file
   std::uint64_t end = 0;  // offset of the first byte after the header
 };
 
@@ -157,16 +166,20 @@ Result<HeaderRead> read_header_impl(const ByteSource& src) {
   const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, kPrefixSize));
   HSM_TRY(src.read_at(0, prefix, n));
   if (std::memcmp(prefix, kMagic.data(), std::min(n, kMagic.size())) != 0)
-    return Error::integrity("not an hsm-migrate archive (the file does not start with the archive magic)");
+    return Error::integrity(
+        "not an hsm-migrate archive (the file does not start with the archive magic)");
   if (n < kPrefixSize)
-    return Error::integrity("archive truncated: the file ends inside its first " + num(kPrefixSize) +
-                            " bytes (" + num(size) + " bytes long)");
+    return Error::integrity("archive truncated: the file ends inside its first " +
+                            num(kPrefixSize) + " bytes (" + num(size) + " bytes long)");
   const std::uint32_t version = load_u32(prefix + 8);
   if (version > kFormatVersion)
     return Error{api::ErrorKind::integrity,
-                 "archive format version " + num(version) + " is newer than this hsm-migrate understands (max " +
-                     num(kFormatVersion) + "); upgrade hsm-migrate",
-                 {}, {}, "upgrade hsm-migrate"};
+                 "archive format version " + num(version) +
+                     " is newer than this hsm-migrate understands (max " + num(kFormatVersion) +
+                     "); upgrade hsm-migrate",
+                 {},
+                 {},
+                 "upgrade hsm-migrate"};
   if (version < kOldestFormatVersion)
     return Error::integrity("archive header is corrupt: format version " + num(version) +
                             " never existed");
@@ -190,6 +203,10 @@ Result<HeaderRead> read_header_impl(const ByteSource& src) {
   return hr;
 }
 
+}  // namespace
+
+// What a full check found (outside the anonymous namespace: it is a member
+// of VerifiedArchive::State, a class with external linkage).
 struct Verified {
   VerifyReport report;
   std::uint64_t header_end = 0;
@@ -197,9 +214,12 @@ struct Verified {
   std::uint64_t count = 0;
 };
 
+namespace {
+
 // The whole check (archive-format.md, "Verifying"). With `hashes`, keeps each
 // record's SHA-256 for for_each_blob's second pass.
-Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, std::vector<Digest>* hashes) {
+Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt,
+                             std::vector<Digest>* hashes) {
   HSM_TRY_ASSIGN(HeaderRead hr, read_header_impl(src));
   const std::uint64_t size = src.size();
   Verified v;
@@ -215,27 +235,33 @@ Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, st
     return Error::integrity("archive has no trailer: it is truncated or was never finished (" +
                             num(size - hr.end) + " bytes after the header)");
   HSM_TRY(src.read_at(size - trailer_size, trailer, trailer_size));
-  if (std::memcmp(trailer + trailer_size - kEndMagic.size(), kEndMagic.data(), kEndMagic.size()) != 0)
+  if (std::memcmp(trailer + trailer_size - kEndMagic.size(), kEndMagic.data(), kEndMagic.size()) !=
+      0)
     return Error::integrity("archive has no trailer: it is truncated or was never finished");
   const std::uint64_t trailer_offset = size - trailer_size;
   Digest stored_digest;
   std::memcpy(stored_digest.data(), trailer, kDigestSize);
   const std::uint8_t* signature = trailer + kDigestSize;
-  rep.archive_mac.assign(trailer + kDigestSize + kSignatureSize, trailer + kDigestSize + kSignatureSize + mac_size);
+  rep.archive_mac.assign(trailer + kDigestSize + kSignatureSize,
+                         trailer + kDigestSize + kSignatureSize + mac_size);
   const std::uint64_t index_offset = load_u64(trailer + kDigestSize + kSignatureSize + mac_size);
 
   // Certificates, then trust, then the HOK's signature of the stored digest:
   // from here on the digest is authentic, and the file must match it.
   HSM_TRY_ASSIGN(detail::ChainInfo chain,
                  detail::check_chain(hr.header.certificates, version, ErrorKind::integrity));
-  rep.root_trusted = std::find(opt.trusted_roots.begin(), opt.trusted_roots.end(), chain.root_sha256) !=
-                     opt.trusted_roots.end();
+  rep.root_trusted = std::find(opt.trusted_roots.begin(), opt.trusted_roots.end(),
+                               chain.root_sha256) != opt.trusted_roots.end();
   if (!rep.root_trusted && !opt.any_root)
     return Error{api::ErrorKind::integrity,
-                 "archive is signed under root " + to_hex(chain.root_sha256) + " (" + chain.root_subject +
-                     "), which is not trusted here: it is not this fleet's manufacturing root nor one you added",
-                 {}, {},
-                 "if you know whose root it is, trust it with --trusted-root FILE (or a copy in HOME/trust/); "
+                 "archive is signed under root " + to_hex(chain.root_sha256) + " (" +
+                     chain.root_subject +
+                     "), which is not trusted here: it is not this fleet's manufacturing root nor "
+                     "one you added",
+                 {},
+                 {},
+                 "if you know whose root it is, trust it with --trusted-root FILE (or a copy in "
+                 "HOME/trust/); "
                  "`verify --any-root` only checks the structure"};
   HSM_TRY(detail::check_hok_names_device(chain.hok_common_name, hr.header.source_device));
   if (!detail::verify_signature(chain.hok, stored_digest, signature, kSignatureSize))
@@ -269,14 +295,15 @@ Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, st
     Status s = c.drain();
     if (!s.ok()) return s.error();
     if (h.finish() != stored_index_digest)
-      return Error::integrity("archive index is corrupt: its SHA-256 does not match (index at offset " +
-                              num(index_offset) + ")");
+      return Error::integrity(
+          "archive index is corrupt: its SHA-256 does not match (index at offset " +
+          num(index_offset) + ")");
     return e;
   };
 
-  if (count == 0)
-    return index_or(Error::integrity("archive holds no blobs: nothing to check"));
-  if (count > kMaxBlobCount || count > (index_end - index_offset - kIndexHeaderSize) / kIndexEntryFixed ||
+  if (count == 0) return index_or(Error::integrity("archive holds no blobs: nothing to check"));
+  if (count > kMaxBlobCount ||
+      count > (index_end - index_offset - kIndexHeaderSize) / kIndexEntryFixed ||
       count > (index_offset - hr.end) / min_record)
     return index_or(Error::integrity("archive index is corrupt: " + num(count) +
                                      " entries cannot fit in the archive"));
@@ -296,13 +323,14 @@ Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, st
     auto which = [i] { return "blob " + num(i); };
     // Index entry i.
     if (index.remaining() < kIndexEntryFixed)
-      return index_or(Error::integrity("archive index is corrupt: it ends after " + num(i) + " of " +
-                                       num(count) + " entries"));
+      return index_or(Error::integrity("archive index is corrupt: it ends after " + num(i) +
+                                       " of " + num(count) + " entries"));
     HSM_TRY_ASSIGN(const std::uint8_t* e, index.peek(kIndexEntryFixed - kDigestSize));
     const std::size_t e_label_len = e[21];
     const std::size_t entry_len = kIndexEntryFixed + e_label_len;
     if (index.remaining() < entry_len)
-      return index_or(Error::integrity("archive index is corrupt: entry " + num(i) + " runs past its end"));
+      return index_or(
+          Error::integrity("archive index is corrupt: entry " + num(i) + " runs past its end"));
     HSM_TRY_ASSIGN(e, index.peek(entry_len));
     const std::uint64_t e_offset = load_u64(e);
     const std::uint32_t e_length = load_u32(e + 8);
@@ -315,27 +343,31 @@ Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, st
     const std::uint64_t rec_offset = blobs.pos();
     if (e_offset != rec_offset)
       return index_or(Error::integrity("archive index entry " + num(i) + " points at offset " +
-                                       num(e_offset) + " but " + which() + " starts at " + num(rec_offset)));
+                                       num(e_offset) + " but " + which() + " starts at " +
+                                       num(rec_offset)));
     if (index_offset - rec_offset < kRecordPrefixSize)
-      return index_or(Error::integrity("archive blobs end after " + num(i) + " of the " + num(count) +
-                                       " blobs the index lists"));
+      return index_or(Error::integrity("archive blobs end after " + num(i) + " of the " +
+                                       num(count) + " blobs the index lists"));
     HSM_TRY_ASSIGN(const std::uint8_t* r, blobs.peek(kRecordPrefixSize));
     const std::uint64_t handle = load_u64(r);
     const std::uint8_t type = r[8];
     const std::size_t label_len = r[9];
     const std::uint32_t sealed_len = load_u32(r + 10);
     if (sealed_len == 0 || sealed_len > kMaxSealed)
-      return index_or(Error::integrity(which() + " at offset " + num(rec_offset) + " is corrupt: sealed length " +
-                                       num(sealed_len) + " is out of range (1 to " + num(kMaxSealed) + ")"));
+      return index_or(Error::integrity(which() + " at offset " + num(rec_offset) +
+                                       " is corrupt: sealed length " + num(sealed_len) +
+                                       " is out of range (1 to " + num(kMaxSealed) + ")"));
     const std::uint64_t rec_len = kRecordPrefixSize + label_len + sealed_len;
     if (rec_len > index_offset - rec_offset)
-      return index_or(Error::integrity(which() + " at offset " + num(rec_offset) + " is corrupt: its " +
-                                       num(rec_len) + " bytes run into the index"));
+      return index_or(Error::integrity(which() + " at offset " + num(rec_offset) +
+                                       " is corrupt: its " + num(rec_len) +
+                                       " bytes run into the index"));
     if (handle != e_handle || type != e_type || label_len != e_label_len || rec_len != e_length)
-      return index_or(Error::integrity(
-          which() + " at offset " + num(rec_offset) + " does not match its index entry (record: handle " +
-          hex64(handle) + " type " + num(type) + ", index: handle " + hex64(e_handle) + " type " +
-          num(e_type) + "): blobs were swapped, reordered or damaged"));
+      return index_or(Error::integrity(which() + " at offset " + num(rec_offset) +
+                                       " does not match its index entry (record: handle " +
+                                       hex64(handle) + " type " + num(type) + ", index: handle " +
+                                       hex64(e_handle) + " type " + num(e_type) +
+                                       "): blobs were swapped, reordered or damaged"));
     if (!blob_type_from_u8(type))
       return index_or(Error::integrity(which() + " has unknown type " + num(type)));
 
@@ -344,16 +376,19 @@ Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, st
     if (rec_len <= kCursorBuffer) {
       HSM_TRY_ASSIGN(r, blobs.peek(static_cast<std::size_t>(rec_len)));
       record_hash.update(r, static_cast<std::size_t>(rec_len));
-      label_ok = std::memcmp(r + kRecordPrefixSize, e_label, label_len) == 0 &&
-                 detail::valid_utf8({reinterpret_cast<const char*>(r + kRecordPrefixSize), label_len});
+      label_ok =
+          std::memcmp(r + kRecordPrefixSize, e_label, label_len) == 0 &&
+          detail::valid_utf8({reinterpret_cast<const char*>(r + kRecordPrefixSize), label_len});
       blobs.advance(static_cast<std::size_t>(rec_len));
     } else {
       HSM_TRY_ASSIGN(r, blobs.peek(kRecordPrefixSize + label_len));
       record_hash.update(r, kRecordPrefixSize + label_len);
-      label_ok = std::memcmp(r + kRecordPrefixSize, e_label, label_len) == 0 &&
-                 detail::valid_utf8({reinterpret_cast<const char*>(r + kRecordPrefixSize), label_len});
+      label_ok =
+          std::memcmp(r + kRecordPrefixSize, e_label, label_len) == 0 &&
+          detail::valid_utf8({reinterpret_cast<const char*>(r + kRecordPrefixSize), label_len});
       blobs.advance(kRecordPrefixSize + label_len);
-      HSM_TRY(blobs.consume(sealed_len, [&](const std::uint8_t* p, std::size_t k) { record_hash.update(p, k); }));
+      HSM_TRY(blobs.consume(
+          sealed_len, [&](const std::uint8_t* p, std::size_t k) { record_hash.update(p, k); }));
     }
     const Digest rh = record_hash.finish();
     if (!label_ok)
@@ -361,16 +396,23 @@ Result<Verified> verify_impl(const ByteSource& src, const VerifyOptions& opt, st
                                        " does not match its index entry (label differs or is not "
                                        "UTF-8): blobs were swapped, reordered or damaged"));
     if (std::memcmp(rh.data(), e_hash, kDigestSize) != 0)
-      return index_or(Error::integrity(which() + " (handle " + hex64(handle) + ", offset " + num(rec_offset) +
+      return index_or(Error::integrity(which() + " (handle " + hex64(handle) + ", offset " +
+                                       num(rec_offset) +
                                        ") is corrupt: its SHA-256 does not match the index"));
     index.advance(entry_len);
     if (hashes) hashes->push_back(rh);
     sealed_seen += sealed_len;
     ++rep.blobs_checked;
     switch (static_cast<BlobType>(type)) {
-      case BlobType::object: ++rep.objects; break;
-      case BlobType::sim4: ++rep.sim4_blobs; break;
-      case BlobType::smk: ++rep.smk_blobs; break;
+      case BlobType::object:
+        ++rep.objects;
+        break;
+      case BlobType::sim4:
+        ++rep.sim4_blobs;
+        break;
+      case BlobType::smk:
+        ++rep.smk_blobs;
+        break;
     }
   }
   if (blobs.pos() != index_offset)
@@ -433,7 +475,9 @@ struct VerifiedArchive::State {
 
 VerifiedArchive::VerifiedArchive(std::unique_ptr<State> s) : state_(std::move(s)) {}
 VerifiedArchive::~VerifiedArchive() = default;
-const VerifyReport& VerifiedArchive::report() const { return state_->v.report; }
+const VerifyReport& VerifiedArchive::report() const {
+  return state_->v.report;
+}
 
 Result<std::unique_ptr<VerifiedArchive>> VerifiedArchive::open(const ByteSource& source,
                                                                const VerifyOptions& options) {
@@ -501,7 +545,8 @@ Status for_each_blob(const ByteSource& src, const std::function<Status(const Blo
   return archive->for_each_blob(fn);
 }
 
-Status for_each_blob(const std::filesystem::path& path, const std::function<Status(const BlobRecord&)>& fn,
+Status for_each_blob(const std::filesystem::path& path,
+                     const std::function<Status(const BlobRecord&)>& fn,
                      const VerifyOptions& options) {
   HSM_TRY_ASSIGN(auto src, FileSource::open(path));
   return for_each_blob(*src, fn, options);

@@ -7,18 +7,19 @@
 
 namespace hsm::tool {
 
-using nlohmann::json;
-
 namespace {
 
-std::string field(const json& o, const char* name) {
+// A listing is plain nlohmann::json (the tool's own documents are ordered_json).
+using Listing = nlohmann::json;
+
+std::string field(const Listing& o, const char* name) {
   auto it = o.find(name);
   return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace
 
-ObjectDiff diff_objects(const json& a, const json& b) {
+ObjectDiff diff_objects(const Listing& a, const Listing& b) {
   ObjectDiff d;
   // B's objects by fingerprint, each usable once (a multiset pairing).
   std::multimap<std::string, std::size_t> b_by_fingerprint;

@@ -23,12 +23,6 @@ namespace {
 // ~300 KB); anything bigger is not a reply we asked for.
 constexpr std::size_t kMaxReplyBody = 16u << 20;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() &&
@@ -130,7 +124,7 @@ struct Http::Attempt {
     if (line.rfind("HTTP/", 0) == 0) {
       a->response.headers.clear();  // a new status line (after 100 Continue)
     } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-      a->response.headers.emplace_back(lower(trim(line.substr(0, colon))),
+      a->response.headers.emplace_back(lower_ascii(trim(line.substr(0, colon))),
                                        std::string(trim(line.substr(colon + 1))));
     }
     return size * n;
@@ -325,6 +319,12 @@ Result<HttpResponse> Http::send(const HttpRequest& r) {
     if (options_.on_retry) options_.on_retry(line);
     std::this_thread::sleep_for(delay);
   }
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 }  // namespace hsm::repo::s3

@@ -133,4 +133,7 @@ class Http {
   HttpStats stats_;
 };
 
+// ASCII lower case: header names are compared and signed in it.
+std::string lower_ascii(std::string_view s);
+
 }  // namespace hsm::repo::s3

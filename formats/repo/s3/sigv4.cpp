@@ -7,6 +7,7 @@
 #include <map>
 
 #include "formats/repo/s3/digest.hpp"
+#include "formats/repo/s3/http.hpp"
 
 namespace hsm::repo::s3 {
 
@@ -14,12 +15,6 @@ namespace {
 
 bool unreserved(unsigned char c) {
   return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Trims the value and collapses every run of white space (folded lines
@@ -114,7 +109,7 @@ Signed sign(const SigningRequest& request, const Credentials& credentials,
   // Canonical headers: lower-case names, sorted; repeated names joined by ','.
   std::map<std::string, std::string> merged;
   auto add = [&merged](std::string_view name, std::string_view value) {
-    auto [it, fresh] = merged.try_emplace(lower(name), canonical_value(value));
+    auto [it, fresh] = merged.try_emplace(lower_ascii(name), canonical_value(value));
     if (!fresh) it->second.append(",").append(canonical_value(value));
   };
   for (const auto& [n, v] : request.headers) add(n, v);

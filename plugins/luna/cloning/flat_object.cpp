@@ -13,7 +13,7 @@ using api::Error;
 
 namespace {
 
-constexpr char kMagic[4] = {'H', 'M', 'F', 'O'};
+constexpr char kFlatObjectMagic[4] = {'H', 'M', 'F', 'O'};
 
 std::string_view kind_name(FlatKind k) {
   return k == FlatKind::sks_master_key ? "sks-master-key" : "object";
@@ -34,7 +34,8 @@ std::uint8_t flags_of(const api::ObjectDesc& d) {
 constexpr int kMaxBits = 65536;
 
 Error bad(std::string_view field) {
-  Error e = Error::integrity("flattened object is corrupt or unsupported (" + std::string(field) + ")");
+  Error e =
+      Error::integrity("flattened object is corrupt or unsupported (" + std::string(field) + ")");
   e.code = "CKR_OBJECT_TYPE_INVALID";
   return e;
 }
@@ -61,7 +62,7 @@ void encode_flat(const FlatObject& o, SecretBytes& out) {
   wire::Writer<SecretBytes> w(out);
   const auto& d = o.desc;
   const auto& m = o.material;
-  w.raw(reinterpret_cast<const std::uint8_t*>(kMagic), 4);
+  w.raw(reinterpret_cast<const std::uint8_t*>(kFlatObjectMagic), 4);
   w.u16(kFlatVersion);
   w.str(kind_name(o.kind));
   w.str(d.label);
@@ -92,7 +93,7 @@ SecretBytes encode_flat(const FlatObject& o) {
 
 Result<FlatObject> decode_flat(const std::uint8_t* p, std::size_t n) {
   wire::Reader r(p, n);
-  if (!r.expect(kMagic, 4)) return bad("magic");
+  if (!r.expect(kFlatObjectMagic, 4)) return bad("magic");
   const std::uint16_t version = r.u16();
   if (!r.ok()) return bad("version");
   if (version != kFlatVersion) {

@@ -10,7 +10,7 @@ using api::Error;
 
 namespace {
 
-constexpr char kMagic[4] = {'S', 'I', 'M', '4'};
+constexpr char kSim4Magic[4] = {'S', 'I', 'M', '4'};
 constexpr std::uint16_t kVersion = 1;
 constexpr std::string_view kKeyInfo = "hsm-migrate SIM4 blob key v1";
 
@@ -22,7 +22,8 @@ Error corrupt(std::string m) {
 
 Result<SecretBytes> blob_key(const SecretBytes& smk) {
   if (smk.size() != kSmkBytes) return Error::other("an SKS master key is 32 bytes");
-  return crypto::hkdf_sha256(smk, {}, Bytes(kKeyInfo.begin(), kKeyInfo.end()), crypto::kAeadKeyBytes);
+  return crypto::hkdf_sha256(smk, {}, Bytes(kKeyInfo.begin(), kKeyInfo.end()),
+                             crypto::kAeadKeyBytes);
 }
 
 struct Parsed {
@@ -33,7 +34,7 @@ struct Parsed {
 
 Result<Parsed> parse(const Bytes& blob, bool want_sealed) {
   wire::Reader r(blob.data(), blob.size());
-  if (!r.expect(kMagic, 4)) return corrupt("not a SIM4 blob");
+  if (!r.expect(kSim4Magic, 4)) return corrupt("not a SIM4 blob");
   const std::uint16_t v = r.u16();
   if (!r.ok()) return corrupt("SIM4 blob truncated");
   if (v != kVersion) {
@@ -48,7 +49,8 @@ Result<Parsed> parse(const Bytes& blob, bool want_sealed) {
   p.header_len = static_cast<std::size_t>(r.pos() - blob.data());
   if (want_sealed) {
     p.sealed = r.blob();
-    if (!r.at_end()) return corrupt("SIM4 blob " + std::to_string(p.h.blob_id) + " is truncated or padded");
+    if (!r.at_end())
+      return corrupt("SIM4 blob " + std::to_string(p.h.blob_id) + " is truncated or padded");
   }
   return p;
 }
@@ -77,11 +79,12 @@ Result<SecretBytes> smk_of(const FlatObject& o) {
 }
 
 Result<Bytes> seal_sim4(const SecretBytes& smk, const FlatObject& o, std::uint64_t blob_id) {
-  if (o.kind != FlatKind::object) return Error::usage("an SKS master key never travels in a SIM4 blob");
+  if (o.kind != FlatKind::object)
+    return Error::usage("an SKS master key never travels in a SIM4 blob");
   HSM_TRY_ASSIGN(SecretBytes key, blob_key(smk));
   Bytes blob;
   wire::Writer<Bytes> w(blob);
-  w.raw(reinterpret_cast<const std::uint8_t*>(kMagic), 4);
+  w.raw(reinterpret_cast<const std::uint8_t*>(kSim4Magic), 4);
   w.u16(kVersion);
   w.u64(blob_id);
   w.str(o.desc.label);
@@ -109,7 +112,8 @@ Result<FlatObject> open_sim4(const SecretBytes& smk, const Bytes& blob, std::uin
                    " failed authentication (wrong SKS master key or tampered)");
   auto o = decode_flat(*pt);
   if (!o) return corrupt("SIM4 blob " + std::to_string(blob_id) + ": " + o.error().message);
-  if (o->kind != FlatKind::object) return corrupt("SIM4 blob " + std::to_string(blob_id) + " holds an SKS master key");
+  if (o->kind != FlatKind::object)
+    return corrupt("SIM4 blob " + std::to_string(blob_id) + " holds an SKS master key");
   return o;
 }
 

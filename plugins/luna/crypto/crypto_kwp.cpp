@@ -6,6 +6,7 @@
 #include <string>
 
 #include "plugins/luna/crypto/kwp.hpp"
+#include "plugins/luna/crypto/openssl_ptr.hpp"
 
 namespace hsm::luna::crypto {
 
@@ -16,10 +17,7 @@ using api::SecretBytes;
 
 namespace {
 
-struct CtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+using Ctx = ossl::Cctx;
 
 Error failed(std::string what) {
   ERR_clear_error();
@@ -41,7 +39,8 @@ Result<Bytes> kwp_wrap(const SecretBytes& kek, std::span<const std::uint8_t> key
     return failed("KWP init");
   Bytes out(key.size() + 16);
   int len = 0, fin = 0;
-  if (EVP_EncryptUpdate(ctx.get(), out.data(), &len, key.data(), static_cast<int>(key.size())) != 1 ||
+  if (EVP_EncryptUpdate(ctx.get(), out.data(), &len, key.data(), static_cast<int>(key.size())) !=
+          1 ||
       EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1)
     return failed("KWP wrap");
   out.resize(static_cast<std::size_t>(len + fin));
@@ -51,7 +50,8 @@ Result<Bytes> kwp_wrap(const SecretBytes& kek, std::span<const std::uint8_t> key
 Result<SecretBytes> kwp_unwrap(const SecretBytes& kek, std::span<const std::uint8_t> blob) {
   if (kek.size() != 32) return Error::usage("a KWP wrapping key is AES-256 (32 bytes)");
   if (blob.size() < 16 || blob.size() % 8 != 0)
-    return Error::integrity("a KWP blob of " + std::to_string(blob.size()) + " bytes is not RFC 5649 output");
+    return Error::integrity("a KWP blob of " + std::to_string(blob.size()) +
+                            " bytes is not RFC 5649 output");
   Ctx ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return failed("KWP context");
   EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
@@ -59,7 +59,8 @@ Result<SecretBytes> kwp_unwrap(const SecretBytes& kek, std::span<const std::uint
     return failed("KWP init");
   SecretBytes out(blob.size());
   int len = 0, fin = 0;
-  if (EVP_DecryptUpdate(ctx.get(), out.data(), &len, blob.data(), static_cast<int>(blob.size())) != 1 ||
+  if (EVP_DecryptUpdate(ctx.get(), out.data(), &len, blob.data(), static_cast<int>(blob.size())) !=
+          1 ||
       EVP_DecryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
     ERR_clear_error();
     return Error::integrity("a KWP blob does not unwrap: damaged, or wrapped under another key");
@@ -73,7 +74,8 @@ Result<Bytes> gcm_seal(const SecretBytes& key, std::span<const std::uint8_t> non
   if (key.size() != 32 || nonce.size() != kGcmNonce)
     return Error::usage("AES-256-GCM takes a 32-byte key and a 12-byte nonce");
   Ctx ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1)
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1)
     return failed("GCM init");
   int len = 0;
   if (!aad.empty() &&
@@ -81,7 +83,8 @@ Result<Bytes> gcm_seal(const SecretBytes& key, std::span<const std::uint8_t> non
     return failed("GCM associated data");
   Bytes out(pt.size() + kGcmTag);
   int n = 0, fin = 0;
-  if ((!pt.empty() && EVP_EncryptUpdate(ctx.get(), out.data(), &n, pt.data(), static_cast<int>(pt.size())) != 1) ||
+  if ((!pt.empty() &&
+       EVP_EncryptUpdate(ctx.get(), out.data(), &n, pt.data(), static_cast<int>(pt.size())) != 1) ||
       EVP_EncryptFinal_ex(ctx.get(), out.data() + n, &fin) != 1)
     return failed("GCM seal");
   const std::size_t body = static_cast<std::size_t>(n + fin);
@@ -97,7 +100,8 @@ Result<SecretBytes> gcm_open(const SecretBytes& key, std::span<const std::uint8_
     return Error::usage("AES-256-GCM takes a 32-byte key and a 12-byte nonce");
   if (ct.size() < kGcmTag) return Error::integrity("AES-GCM data shorter than its tag");
   Ctx ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1)
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1)
     return failed("GCM init");
   int len = 0;
   if (!aad.empty() &&
@@ -106,14 +110,16 @@ Result<SecretBytes> gcm_open(const SecretBytes& key, std::span<const std::uint8_
   const std::size_t body = ct.size() - kGcmTag;
   SecretBytes out(body + 1);  // never a zero-sized buffer
   int n = 0, fin = 0;
-  if (body > 0 && EVP_DecryptUpdate(ctx.get(), out.data(), &n, ct.data(), static_cast<int>(body)) != 1)
+  if (body > 0 &&
+      EVP_DecryptUpdate(ctx.get(), out.data(), &n, ct.data(), static_cast<int>(body)) != 1)
     return failed("GCM open");
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTag,
                           const_cast<std::uint8_t*>(ct.data() + body)) != 1)
     return failed("GCM tag");
   if (EVP_DecryptFinal_ex(ctx.get(), out.data() + n, &fin) != 1) {
     ERR_clear_error();
-    return Error::integrity("AES-GCM authentication failed: wrong key, other associated data, or damage");
+    return Error::integrity(
+        "AES-GCM authentication failed: wrong key, other associated data, or damage");
   }
   out.resize(static_cast<std::size_t>(n + fin));
   return out;
@@ -121,10 +127,7 @@ Result<SecretBytes> gcm_open(const SecretBytes& key, std::span<const std::uint8_
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using ossl::Pkey;
 
 Result<Pkey> parse_private(const SecretBytes& der) {
   const unsigned char* p = der.data();

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "plugins/luna/crypto/crypto.hpp"
+#include "plugins/luna/crypto/openssl_ptr.hpp"
 
 namespace hsm::luna::crypto {
 
@@ -20,26 +21,11 @@ using api::Status;
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct PctxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct MdctxFree {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct CctxFree {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using Pctx = std::unique_ptr<EVP_PKEY_CTX, PctxFree>;
-using Mdctx = std::unique_ptr<EVP_MD_CTX, MdctxFree>;
-using Cctx = std::unique_ptr<EVP_CIPHER_CTX, CctxFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using ossl::Cctx;
+using ossl::Mdctx;
+using ossl::Pctx;
+using ossl::Pkey;
+using ossl::X509Ptr;
 
 Error ossl_error(std::string_view what) {
   unsigned long e = ERR_get_error();
@@ -116,7 +102,9 @@ std::string hex(const std::uint8_t* p, std::size_t n) {
   }
   return s;
 }
-std::string hex(const Bytes& b) { return hex(b.data(), b.size()); }
+std::string hex(const Bytes& b) {
+  return hex(b.data(), b.size());
+}
 
 Bytes hmac_sha256(const SecretBytes& key, const Bytes& msg) {
   Bytes out(32);
@@ -139,8 +127,8 @@ Result<SecretBytes> hkdf_sha256(const SecretBytes& ikm, const Bytes& salt, const
   int n = 0;
   char digest[] = "SHA256";
   params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                                  const_cast<std::uint8_t*>(ikm.data()), ikm.size());
+  params[n++] = OSSL_PARAM_construct_octet_string(
+      OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(ikm.data()), ikm.size());
   params[n++] = salt.empty()
                     ? OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
                                                         const_cast<std::uint8_t*>(kZeroSalt), 32)
@@ -285,13 +273,15 @@ Result<Bytes> sym_encrypt(const KeyMaterial& key, const Bytes& pt) {
     return ossl_error("encrypt init");
   out.resize(iv_len + pt.size() + 16);
   int len = 0, fin = 0;
-  if (EVP_EncryptUpdate(ctx.get(), out.data() + iv_len, &len, pt.data(), static_cast<int>(pt.size())) <= 0 ||
+  if (EVP_EncryptUpdate(ctx.get(), out.data() + iv_len, &len, pt.data(),
+                        static_cast<int>(pt.size())) <= 0 ||
       EVP_EncryptFinal_ex(ctx.get(), out.data() + iv_len + len, &fin) <= 0)
     return ossl_error("encrypt");
   out.resize(iv_len + static_cast<std::size_t>(len + fin));
   if (aes) {
     std::uint8_t tag[16];
-    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, tag) <= 0) return ossl_error("tag");
+    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, tag) <= 0)
+      return ossl_error("tag");
     out.insert(out.end(), tag, tag + 16);
   }
   return out;
@@ -311,7 +301,8 @@ Result<Bytes> sym_decrypt(const KeyMaterial& key, const Bytes& ct) {
   const std::size_t body = ct.size() - iv_len - tag_len;
   Bytes out(body + 16);
   int len = 0, fin = 0;
-  if (EVP_DecryptUpdate(ctx.get(), out.data(), &len, ct.data() + iv_len, static_cast<int>(body)) <= 0)
+  if (EVP_DecryptUpdate(ctx.get(), out.data(), &len, ct.data() + iv_len, static_cast<int>(body)) <=
+      0)
     return ossl_error("decrypt");
   if (aes && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16,
                                  const_cast<std::uint8_t*>(ct.data() + ct.size() - 16)) <= 0)
@@ -349,7 +340,8 @@ Result<Bytes> rsa_oaep_encrypt(const Bytes& pub, const std::uint8_t* data, std::
   size_t len = 0;
   if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, data, n) <= 0) return ossl_error("OAEP encrypt");
   Bytes out(len);
-  if (EVP_PKEY_encrypt(ctx.get(), out.data(), &len, data, n) <= 0) return ossl_error("OAEP encrypt");
+  if (EVP_PKEY_encrypt(ctx.get(), out.data(), &len, data, n) <= 0)
+    return ossl_error("OAEP encrypt");
   out.resize(len);
   return out;
 }
@@ -404,7 +396,8 @@ Result<SecretBytes> x25519(const SecretBytes& priv, const Bytes& peer_pub) {
   HSM_TRY_ASSIGN(Pkey peer, load_public(peer_pub));
   Pctx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, k.get(), nullptr));
   size_t len = 0;
-  if (EVP_PKEY_derive_init(ctx.get()) <= 0 || EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) <= 0 ||
+  if (EVP_PKEY_derive_init(ctx.get()) <= 0 ||
+      EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) <= 0 ||
       EVP_PKEY_derive(ctx.get(), nullptr, &len) <= 0)
     return ossl_error("X25519");
   SecretBytes out(len);
@@ -453,11 +446,11 @@ void set_common(X509* cert, std::string_view cn, std::int64_t not_before, int da
   ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(not_before + 86400LL * days));
   X509_NAME* name = X509_get_subject_name(cert);
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>("hsm-migrate emulated Luna"), -1,
-                             -1, 0);
+                             reinterpret_cast<const unsigned char*>("hsm-migrate emulated Luna"),
+                             -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(std::string(cn).c_str()), -1, -1,
-                             0);
+                             reinterpret_cast<const unsigned char*>(std::string(cn).c_str()), -1,
+                             -1, 0);
 }
 
 }  // namespace
