@@ -37,8 +37,9 @@ class TokenPartition final : public api::Partition {
   Result<api::Endpoint> describe() override { return ctx_->endpoint(); }
   Status login(const api::SecretBytes& pin) override { return ctx_->login(pin); }
   Status reset_pin(const api::SecretBytes&) override {
-    return Error::usage("a token's user PIN is reset by its security officer with the token's own tools "
-                        "(SoftHSM2: C_InitPIN as SO)");
+    return Error::usage(
+        "a token's user PIN is reset by its security officer with the token's own tools "
+        "(SoftHSM2: C_InitPIN as SO)");
   }
   Status for_each_object(const std::function<bool(const api::ObjectDesc&)>& visit) override {
     return plugin::for_each_object(*ctx_, visit);
@@ -52,6 +53,7 @@ class TokenPartition final : public api::Partition {
   Status set_policy(int, int) override { return not_for_tokens("partition policy"); }
   Status domain_add(const api::DomainSecret& domain, bool primary) override {
     HSM_TRY_ASSIGN(Session * s, ctx_->logged_in_session());
+    ctx_->forget_keks();
     HSM_TRY(add_domain(*s, ctx_->reg(), domain, primary));  // rule T4
     return ctx_->save();
   }
@@ -62,18 +64,28 @@ class TokenPartition final : public api::Partition {
   }
   Status domain_delete(std::string_view label) override {
     HSM_TRY_ASSIGN(Session * s, ctx_->logged_in_session());
+    ctx_->forget_keks();
     HSM_TRY(delete_domain(*s, ctx_->reg(), label));
     return ctx_->save();
   }
-  Status set_suite(std::string_view, bool) override { return not_for_tokens("partition suites (CPv4)"); }
-  Result<api::Bytes> sign(std::uint64_t h, const api::Bytes& data) override { return plugin::sign(*ctx_, h, data); }
+  Status set_suite(std::string_view, bool) override {
+    return not_for_tokens("partition suites (CPv4)");
+  }
+  Result<api::Bytes> sign(std::uint64_t h, const api::Bytes& data) override {
+    return plugin::sign(*ctx_, h, data);
+  }
   Result<bool> verify(std::uint64_t h, const api::Bytes& data, const api::Bytes& sig) override {
     return plugin::verify(*ctx_, h, data, sig);
   }
-  Result<api::Bytes> encrypt(std::uint64_t h, const api::Bytes& pt) override { return plugin::encrypt(*ctx_, h, pt); }
-  Result<api::Bytes> decrypt(std::uint64_t h, const api::Bytes& ct) override { return plugin::decrypt(*ctx_, h, ct); }
+  Result<api::Bytes> encrypt(std::uint64_t h, const api::Bytes& pt) override {
+    return plugin::encrypt(*ctx_, h, pt);
+  }
+  Result<api::Bytes> decrypt(std::uint64_t h, const api::Bytes& ct) override {
+    return plugin::decrypt(*ctx_, h, ct);
+  }
 
-  Result<api::CloneOffer> clone_offer(const api::Endpoint& source, const api::ClientDesc& client) override {
+  Result<api::CloneOffer> clone_offer(const api::Endpoint& source,
+                                      const api::ClientDesc& client) override {
     return plugin::clone_offer(*ctx_, offer_, source, client);
   }
   Result<api::CloneOutResult> clone_out(const api::CloneOffer& offer, const api::Endpoint& target,
@@ -82,8 +94,10 @@ class TokenPartition final : public api::Partition {
     return plugin::clone_out(*ctx_, offer, target, handles, client);
   }
   using api::Partition::clone_in;
-  Result<api::CloneInResult> clone_in(const api::Endpoint& source, const api::CloneMessages& messages,
-                                      const api::ClientDesc& client, api::CloneInMode mode) override {
+  Result<api::CloneInResult> clone_in(const api::Endpoint& source,
+                                      const api::CloneMessages& messages,
+                                      const api::ClientDesc& client,
+                                      api::CloneInMode mode) override {
     return plugin::clone_in(*ctx_, offer_, source, messages, client, mode);
   }
 
@@ -119,18 +133,25 @@ class TokenDevice final : public api::Device {
   explicit TokenDevice(std::shared_ptr<TokenContext> ctx) : ctx_(std::move(ctx)) {}
 
   Result<api::DeviceDesc> describe() override { return ctx_->device_desc(); }
-  Result<std::vector<std::string>> partition_names() override { return std::vector{ctx_->reg().partition}; }
+  Result<std::vector<std::string>> partition_names() override {
+    return std::vector{ctx_->reg().partition};
+  }
   Result<std::unique_ptr<api::Partition>> open_partition(std::string_view name) override {
     if (name != ctx_->reg().partition)
       return Error::usage("device " + ctx_->reg().device + " is one PKCS#11 token, partition \"" +
-                          ctx_->reg().partition + "\"; it has no partition \"" + std::string(name) + "\" (T1)");
+                          ctx_->reg().partition + "\"; it has no partition \"" + std::string(name) +
+                          "\" (T1)");
     return std::unique_ptr<api::Partition>(std::make_unique<TokenPartition>(ctx_));
   }
-  Result<std::unique_ptr<api::Partition>> create_partition(const api::PartitionCreateRequest&) override {
-    return Error::usage("a PKCS#11 token is one partition (T1)",
-                        "register another token with `hsm-migrate device add NAME --kind pkcs11 ...`");
+  Result<std::unique_ptr<api::Partition>> create_partition(
+      const api::PartitionCreateRequest&) override {
+    return Error::usage(
+        "a PKCS#11 token is one partition (T1)",
+        "register another token with `hsm-migrate device add NAME --kind pkcs11 ...`");
   }
-  Status upgrade(const api::Version&) override { return not_for_tokens("device upgrade (firmware)"); }
+  Status upgrade(const api::Version&) override {
+    return not_for_tokens("device upgrade (firmware)");
+  }
   Status enable_fm() override { return not_for_tokens("device enable-fm"); }
   Status set_clock_skew(std::int64_t) override { return not_for_tokens("device clock"); }
   Status sync_clock() override { return not_for_tokens("device clock"); }
@@ -148,13 +169,15 @@ std::string option(const api::Attributes& opts, std::string_view name) {
 
 // `device add`: finds the token (T1), logs in, probes what it can move (T3),
 // makes and certifies its identity key, and records it all (never the PIN).
-Result<Registration> register_token(const std::filesystem::path& dir, const api::DeviceCreateRequest& req) {
+Result<Registration> register_token(const std::filesystem::path& dir,
+                                    const api::DeviceCreateRequest& req) {
   Registration r;
   r.device = req.name;
   r.module = option(req.options, "module");
   if (r.module.empty())
-    return Error::usage("a PKCS#11 token is registered, not created",
-                        "`hsm-migrate device add " + req.name + " --kind pkcs11 --module PATH --token LABEL`");
+    return Error::usage(
+        "a PKCS#11 token is registered, not created",
+        "`hsm-migrate device add " + req.name + " --kind pkcs11 --module PATH --token LABEL`");
   for (const auto& [k, v] : req.options)
     if (k == "module-env") {
       const auto eq = v.find('=');
@@ -184,7 +207,9 @@ Result<Registration> register_token(const std::filesystem::path& dir, const api:
     HSM_TRY_ASSIGN(auto all, module->tokens());
     for (const auto& t : all)
       if (std::to_string(t.slot) == slot && t.initialized()) token.emplace(module, t);
-    if (!token) return Error::usage("PKCS#11 module " + r.module + " has no initialised token in slot " + slot);
+    if (!token)
+      return Error::usage("PKCS#11 module " + r.module + " has no initialised token in slot " +
+                          slot);
   }
   r.token_label = token->info().label;
   r.token_serial = token->info().serial;
@@ -192,9 +217,10 @@ Result<Registration> register_token(const std::filesystem::path& dir, const api:
   if (r.partition.empty()) r.partition = r.token_label;
   if (r.partition.empty() || r.partition.find('/') != std::string::npos ||
       r.partition.find_first_of(" \t\r\n") != std::string::npos || !is_utf8(bytes_of(r.partition)))
-    return Error::usage("the token label \"" + printable(bytes_of(r.token_label)) +
-                            "\" cannot name a partition (no '/', spaces or bytes that are not UTF-8)",
-                        "give the partition a name with --partition NAME");
+    return Error::usage(
+        "the token label \"" + printable(bytes_of(r.token_label)) +
+            "\" cannot name a partition (no '/', spaces or bytes that are not UTF-8)",
+        "give the partition a name with --partition NAME");
   if (req.credential.empty()) return Error::usage("the token's user PIN is needed to register it");
   HSM_TRY_ASSIGN(Session s, Session::open(*token, true));
   HSM_TRY(login_user(s, req.credential));
@@ -216,29 +242,35 @@ class TokenBackend final : public api::Backend {
   std::string_view kind() const override { return "pkcs11"; }
   std::string_view version() const override { return "0.1.0"; }
   std::string_view summary() const override {
-    return "PKCS#11 tokens (SoftHSM2, vendor modules): one token = one partition; KWP with Luna 7.8.0";
+    return "PKCS#11 tokens (SoftHSM2, vendor modules): one token = one partition; KWP with Luna "
+           "7.8.0";
   }
   Result<std::unique_ptr<api::Device>> create_device(const std::filesystem::path& dir,
                                                      const api::DeviceCreateRequest& req) override {
     HSM_TRY_ASSIGN(Registration r, register_token(dir, req));
-    return std::unique_ptr<api::Device>(std::make_unique<TokenDevice>(std::make_shared<TokenContext>(dir, std::move(r))));
+    return std::unique_ptr<api::Device>(
+        std::make_unique<TokenDevice>(std::make_shared<TokenContext>(dir, std::move(r))));
   }
   Result<std::unique_ptr<api::Device>> open_device(const std::filesystem::path& dir) override {
     HSM_TRY_ASSIGN(Registration r, load_registration(dir));
-    return std::unique_ptr<api::Device>(std::make_unique<TokenDevice>(std::make_shared<TokenContext>(dir, std::move(r))));
+    return std::unique_ptr<api::Device>(
+        std::make_unique<TokenDevice>(std::make_shared<TokenContext>(dir, std::move(r))));
   }
   // Every pair in one place: the emulated Luna's rules, which hand the T
   // rules (plugins/pkcs11/rules) whatever involves a token.
   api::Evaluation evaluate(const api::Endpoint& source, const api::Endpoint& target,
-                           const std::vector<api::ObjectDesc>& objects, const api::ClientDesc& client) const override {
+                           const std::vector<api::ObjectDesc>& objects,
+                           const api::ClientDesc& client) const override {
     return luna::rules::evaluate_clone(source, target, objects, client);
   }
-  std::vector<api::Verdict> check_ha_group(const api::HaGroup& group, const api::ClientDesc&) const override {
+  std::vector<api::Verdict> check_ha_group(const api::HaGroup& group,
+                                           const api::ClientDesc&) const override {
     api::Verdict v;
     v.allowed = false;
     v.rule = "T1";
     v.code = "CKR_OPERATION_NOT_ALLOWED";
-    v.message = "HA group " + group.name + ": a PKCS#11 token is one device with one partition and no Luna HA "
+    v.message = "HA group " + group.name +
+                ": a PKCS#11 token is one device with one partition and no Luna HA "
                 "replication; it cannot be a member";
     v.fix = "keep tokens out of HA groups; copy keys to them with clone or restore";
     return {v};
@@ -255,6 +287,8 @@ api::Backend& backend() {
 
 extern "C" BOOST_SYMBOL_EXPORT const std::uint32_t hsm_migrate_abi_version = hsm::api::kAbiVersion;
 namespace {
-hsm::api::Backend& hsm_plugin_entry() { return hsm::p11::plugin::backend(); }
+hsm::api::Backend& hsm_plugin_entry() {
+  return hsm::p11::plugin::backend();
+}
 }  // namespace
 BOOST_DLL_ALIAS(hsm_plugin_entry, hsm_migrate_backend)

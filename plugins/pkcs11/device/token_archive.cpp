@@ -44,7 +44,7 @@ Result<api::ArchiveBegin> backup_begin(TokenContext& ctx, BackupWork& w,
   const std::size_t own = b.source.partition.domains.size() + 2;
   b.source.partition.object_count = w.objects.size() - std::min(own, w.objects.size());
   w.source = b.source;
-  HSM_TRY_ASSIGN(CK_OBJECT_HANDLE kek, primary_kek(*s, ctx.reg()));
+  HSM_TRY_ASSIGN(CK_OBJECT_HANDLE kek, ctx.primary_kek());  // found by endpoint() above
   if (kek == CK_INVALID_HANDLE)
     return Error::refused(
         "T4", "CKR_CERTIFICATE_INVALID",

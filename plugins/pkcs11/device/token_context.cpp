@@ -70,7 +70,7 @@ Result<api::Endpoint> TokenContext::endpoint(bool count) {
   // rule T4: a domain counts when the token really holds its KEK (checked
   // once logged in: the KEK is a private object).
   for (const auto& d : reg_.domains)
-    if (!logged_in_ || find_kek(*s, d.fingerprint).ok()) p.domains.push_back(d);
+    if (!logged_in_ || kek(d.fingerprint).ok()) p.domains.push_back(d);
   if (count) {
     // The token's objects but hsm-migrate's own (domain KEKs, identity pair).
     HSM_TRY_ASSIGN(auto all, p11::find_objects(*s, token_objects()));
@@ -84,6 +84,20 @@ Result<api::Endpoint> TokenContext::endpoint(bool count) {
     p.object_count = all.size() - std::min(own, all.size());
   }
   return ep;
+}
+
+Result<CK_OBJECT_HANDLE> TokenContext::kek(const std::string& fingerprint) {
+  if (auto it = keks_.find(fingerprint); it != keks_.end()) return it->second;
+  HSM_TRY_ASSIGN(Session * s, session());
+  HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, find_kek(*s, fingerprint));
+  keks_[fingerprint] = h;
+  return h;
+}
+
+Result<CK_OBJECT_HANDLE> TokenContext::primary_kek() {
+  for (const auto& d : reg_.domains)
+    if (d.primary) return kek(d.fingerprint);
+  return CK_OBJECT_HANDLE{CK_INVALID_HANDLE};
 }
 
 }  // namespace hsm::p11::plugin

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -45,12 +46,22 @@ class TokenContext {
   api::Result<api::DeviceDesc> device_desc();
   api::Result<api::Endpoint> endpoint(bool count = true);
 
+  // rule T4: the KEK of a domain on this token, searched for once per
+  // context (SoftHSM2 scans every object per search). KEKs are token
+  // objects, so their handles hold for the session; forget_keks() after a
+  // domain is added or deleted.
+  api::Result<CK_OBJECT_HANDLE> kek(const std::string& fingerprint);
+  // The primary domain's KEK, or CK_INVALID_HANDLE when the token has none.
+  api::Result<CK_OBJECT_HANDLE> primary_kek();
+  void forget_keks() { keks_.clear(); }
+
  private:
   std::filesystem::path dir_;
   Registration reg_;
   std::optional<Token> token_;
   std::optional<Session> session_;
   bool logged_in_ = false;
+  std::map<std::string, CK_OBJECT_HANDLE> keks_;  // by domain fingerprint
 };
 
 // A backup in progress (backup_begin .. backup_finish).

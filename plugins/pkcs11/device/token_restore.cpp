@@ -197,7 +197,8 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
   const bool open_only = opt.mode == api::ArchiveRestoreMode::open;
   const bool create = opt.mode == api::ArchiveRestoreMode::add || replace;
 
-  HSM_TRY_ASSIGN(api::Endpoint me, ctx.endpoint(false));  // the rules of a token target need no count
+  HSM_TRY_ASSIGN(api::Endpoint me,
+                 ctx.endpoint(false));  // the rules of a token target need no count
   // The source as the header describes it (as an emulated Luna target does).
   api::Endpoint src = work.source.source;
   src.partition.domains = {{"", api::DomainKind::text, true, work.domain}};
@@ -321,7 +322,10 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
     if (fingerprint_after) {
       HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, restore_record(*s, o.record, work.keys.wrap, true));
       created.push_back(h);
-      HSM_TRY_ASSIGN(ObjectInfo made, read_object(*s, h));
+      // Its attributes are the record's: the unwrap template set every one
+      // of them explicitly (T5), so they are not read back.
+      ObjectInfo made = carried_of(o.record);
+      made.handle = h;
       HSM_TRY_ASSIGN(std::string fp, fingerprint_of(*s, made, work.kek, {}));
       r.object.fingerprint = fp;
       if (!fp.empty() && !restored_fps.insert(fp).second) {
