@@ -1,5 +1,7 @@
 #include "migrations/plan_parse_token.hpp"
 
+#include <algorithm>
+
 namespace hsm::plans::detail {
 
 namespace {

@@ -201,15 +201,19 @@ Result<plans::FleetState> ToolStepRunner::live() { return live_state(ctx_, plan_
 
 // ---- setup ----------------------------------------------------------------------
 
+void ToolStepRunner::discard_interrupted_create(const std::string& device) const {
+  // A folder without its `kind` file is a create a crash interrupted
+  // (tool/fleet.hpp); this run started it (the journal says so), so it goes.
+  std::error_code ec;
+  const fs::path dir = ctx_.fleet->home() / "devices" / device;
+  if (fs::exists(dir, ec) && !fs::exists(dir / "kind", ec)) fs::remove_all(dir, ec);
+}
+
 Result<std::string> ToolStepRunner::create_device(const plans::DeviceSpec& d) {
   if (d.mode == plans::DeviceMode::token) return register_token(d);
   std::string summary;
   if (!ctx_.fleet->kind_of(d.name).ok()) {
-    // A folder without its `kind` file is a create a crash interrupted
-    // (tool/fleet.hpp); this run started it (the journal says so), so it goes.
-    std::error_code ec;
-    const fs::path dir = ctx_.fleet->home() / "devices" / d.name;
-    if (fs::exists(dir, ec) && !fs::exists(dir / "kind", ec)) fs::remove_all(dir, ec);
+    discard_interrupted_create(d.name);
     api::DeviceCreateRequest req;
     req.firmware = d.firmware;
     req.fm_enabled = d.fm;

@@ -90,6 +90,9 @@ class ToolStepRunner final : public plans::StepRunner {
   // says so), then joined to the plan's domains it does not hold.
   api::Result<std::string> register_token(const plans::DeviceSpec& d);
   api::Result<std::string> join_token_domains(const plans::DeviceSpec& d, const plans::PartitionSpec& p);
+  // Removes a device folder a crashed create of this run left without its
+  // `kind` file (tool/fleet.hpp), so the create starts again.
+  void discard_interrupted_create(const std::string& device) const;
   api::Result<std::unique_ptr<api::Partition>> open_logged_in(const plans::Address& a);
   api::Result<api::SecretBytes> pin_of(const plans::Address& a) const;
   api::Result<api::DomainSecret> domain_of(const std::string& domain, const std::string& label) const;

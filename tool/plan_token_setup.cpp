@@ -13,11 +13,7 @@ using api::Result;
 
 Result<std::string> ToolStepRunner::register_token(const plans::DeviceSpec& d) {
   if (ctx_.fleet->kind_of(d.name).ok()) return "token device " + d.name + " is registered";
-  // A folder without its `kind` file is a registration a crash interrupted
-  // (tool/fleet.hpp); this run started it (the journal says so), so it goes.
-  std::error_code ec;
-  const fs::path dir = ctx_.fleet->home() / "devices" / d.name;
-  if (fs::exists(dir, ec) && !fs::exists(dir / "kind", ec)) fs::remove_all(dir, ec);
+  discard_interrupted_create(d.name);
   const plans::PartitionSpec& p = d.partitions.front();  // one, checked by the parser (T1)
   api::DeviceCreateRequest req;
   req.name = d.name;
