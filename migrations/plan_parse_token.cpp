@@ -1,20 +1,40 @@
 #include "migrations/plan_parse_token.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <vector>
 
 namespace hsm::plans::detail {
 
 namespace {
 
-bool relative_inside(const std::string& path) {
-  if (path.empty() || path.front() == '/') return false;
-  std::size_t start = 0;
-  while (start <= path.size()) {
+// What hsm-migrate keeps at the top of a fleet home (tool/fleet.cpp,
+// tool/lock.cpp, tool/trust.cpp, the plan journal, the Backup HSM factory):
+// a token folder there would be read as one of them (a folder under
+// devices/ as a device).
+constexpr std::string_view kHomeOwnEntries[] = {
+    "devices", "locks", "trust", "journal", "factory", "hagroups.json", "hagroups.lock"};
+
+// "" when `path` names a folder strictly inside the home that is not one of
+// hsm-migrate's own, else what is wrong with it.
+std::string inside_home_problem(const std::string& path) {
+  if (path.empty() || path.front() == '/')
+    return "must be a folder inside --home (a relative path without \"..\")";
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0; start <= path.size();) {
     const std::size_t end = std::min(path.find('/', start), path.size());
-    if (path.compare(start, end - start, "..") == 0) return false;
+    const std::string_view part(path.data() + start, end - start);
+    if (part == "..") return "must be a folder inside --home (a relative path without \"..\")";
+    if (!part.empty() && part != ".") parts.push_back(part);
     start = end + 1;
   }
-  return true;
+  if (parts.empty()) return "must be a folder inside --home, not the home itself (e.g. \"tokens\")";
+  for (std::string_view own : kHomeOwnEntries)
+    if (parts.front() == own)
+      return "is inside \"" + std::string(own) +
+             "\", which hsm-migrate keeps for itself in the home; choose another folder (e.g. "
+             "\"tokens\")";
+  return "";
 }
 
 }  // namespace
@@ -63,10 +83,9 @@ void read_token_device(Reader& r, DeviceSpec& d) {
   }
   if (auto s = r.str("softhsm2_folder")) {
     d.token.softhsm2_folder = *s;
-    if (!relative_inside(*s))
+    if (const std::string problem = inside_home_problem(*s); !problem.empty())
       r.error(r.line_of_key("softhsm2_folder"),
-              r.what() + ": softhsm2_folder = \"" + printable(*s) +
-                  "\" must be a folder inside --home (a relative path without \"..\")");
+              r.what() + ": softhsm2_folder = \"" + printable(*s) + "\" " + problem);
     if (d.token.module_env.count("SOFTHSM2_CONF"))
       r.error(r.line_of_key("softhsm2_folder"),
               r.what() +

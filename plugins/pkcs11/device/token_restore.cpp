@@ -212,6 +212,7 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
   std::vector<CK_OBJECT_HANDLE> created;  // token objects this restore made: destroyed on failure
   std::set<std::string> held;
   std::unordered_set<std::string> restored_fps;
+  std::unordered_set<std::string> same_in_archive;  // class, type, wrap under W
 
   // Opens and judges one blob; nullopt verdict = allowed.
   struct Opened {
@@ -310,32 +311,31 @@ Result<api::ArchiveRestoreCounts> restore_blobs(TokenContext& ctx, RestoreWork& 
       if (report) report(r);
       return {};
     }
-    // A key whose record carries no public key is fingerprinted on the
-    // token, from the key itself. When the target holds nothing to match
-    // (held is empty) and this is no dry run, that is done on the token
-    // object it restores: one unwrap per key, not a session copy and then
-    // the object (SoftHSM2 pays for every unwrap). A duplicate within the
-    // archive is destroyed again at once.
-    const bool fingerprint_after =
+    // Into a token that holds nothing to match (held is empty), no content
+    // fingerprint is needed: nothing there can be doubled. Two records of
+    // the same key within the archive are found by their wraps under the
+    // archive's W, which are equal exactly when class, type and value are
+    // (RFC 5649 is deterministic). That saves a second token operation per
+    // key (a wrap under the KEK) on the restore's main path; the report then
+    // carries the fingerprint only when the record does (portable-form.md).
+    const bool into_empty =
         held.empty() && !opt.dry_run && !o.record.find(cka::kPublicKeyInfo) &&
         (o.desc.cls == api::ObjectClass::secret_key || o.desc.cls == api::ObjectClass::private_key);
-    if (fingerprint_after) {
-      HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, restore_record(*s, o.record, work.keys.wrap, true));
-      created.push_back(h);
-      // Its attributes are the record's: the unwrap template set every one
-      // of them explicitly (T5), so they are not read back.
-      ObjectInfo made = carried_of(o.record);
-      made.handle = h;
-      HSM_TRY_ASSIGN(std::string fp, fingerprint_of(*s, made, work.kek, {}));
-      r.object.fingerprint = fp;
-      if (!fp.empty() && !restored_fps.insert(fp).second) {
-        created.pop_back();
-        HSM_TRY(destroy_object(*s, h));
+    if (into_empty) {
+      std::string same;
+      same.reserve(2 + o.record.wrapped_key.size());
+      same.push_back(static_cast<char>(o.desc.cls));
+      same.push_back(static_cast<char>(o.desc.key_type));
+      same.append(o.record.wrapped_key.begin(), o.record.wrapped_key.end());
+      r.object.fingerprint = o.record.fingerprint;
+      if (!same_in_archive.insert(std::move(same)).second) {
         ++counts.already_present;
         r.status = "already_present";
         if (report) report(r);
         return {};
       }
+      HSM_TRY_ASSIGN(CK_OBJECT_HANDLE h, restore_record(*s, o.record, work.keys.wrap, true));
+      created.push_back(h);
       ++counts.created;
       r.status = "created";
       r.target_handle = h;

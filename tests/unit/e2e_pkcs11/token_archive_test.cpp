@@ -174,6 +174,46 @@ TEST_F(Pkcs11Cli, RestoreIntoATokenWithoutTheDomainWritesNothing) {
   EXPECT_EQ(count_objects("other"), with_kek);
 }
 
+// Two token objects holding one key value are one key to a restore: into an
+// empty token (judged by their wraps under the archive's W) and into a token
+// holding other keys (judged by content fingerprint) alike, one is created.
+TEST_F(Pkcs11Cli, ARestoreCreatesTwinKeysOfOneArchiveOnce) {
+  make_token("srcA");
+  make_token("empty");
+  make_token("busy");
+  add_token("soft1", "srcA");
+  add_token("soft2", "empty");
+  add_token("soft3", "busy");
+  std::string value(32, '\0');
+  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(0x5a ^ (i * 7));
+  write(dir_ / "twin.key", value);
+  for (const char* label : {"twin-a", "twin-b"}) {
+    CliRun w = pkcs11_tool("srcA", {"--write-object", (dir_ / "twin.key").string(), "--type", "secrkey", "--key-type",
+                                    "AES:32", "--label", label, "--extractable", "--usage-decrypt"});
+    ASSERT_EQ(w.rc, 0) << w.err;
+  }
+  ok({"key", "generate", "soft1/srcA", "--type", "aes-256", "--label", "other"});
+  ok({"key", "generate", "soft3/busy", "--type", "aes-128", "--label", "resident"});
+  const std::string archive = (dir_ / "twins.hsmar").string();
+  ok({"backup", "soft1/srcA", "--archive", archive});
+
+  for (const char* target : {"soft2/empty", "soft3/busy"}) {
+    CliRun r = ok({"--json", "restore", archive, "--to", target});
+    const json doc = r.json();
+    EXPECT_EQ(doc["counts"]["created"], 2) << target << r.out;
+    EXPECT_EQ(doc["counts"]["already_present"], 1) << target << r.out;
+    ASSERT_EQ(doc["already_present"].size(), 1u) << target;
+    const std::string twin = doc["already_present"][0]["label"];
+    EXPECT_TRUE(twin == "twin-a" || twin == "twin-b") << twin;
+    // A rerun doubles nothing.
+    CliRun again = ok({"--json", "restore", archive, "--to", target});
+    EXPECT_EQ(again.json()["counts"]["created"], 0) << target;
+    EXPECT_EQ(again.json()["counts"]["already_present"], 3) << target;
+  }
+  EXPECT_EQ(ok({"--json", "object", "list", "soft2/empty"}).json()["count"], 2);
+  EXPECT_EQ(ok({"--json", "object", "list", "soft3/busy"}).json()["count"], 3);
+}
+
 TEST_F(Pkcs11Cli, BadInputGivesOneClearLineAndItsExitCode) {
   make_token("srcA");
   // A module that does not exist: usage (2).

@@ -80,6 +80,21 @@ TEST(TokenPlan, SoftHsmFolderStaysInsideTheHome) {
         parse_error(kHead + token("softhsm2_folder = \"" + std::string(bad) + "\"\n"));
     EXPECT_TRUE(has(e, "must be a folder inside --home")) << bad << ": " << e;
   }
+  for (const char* home_itself : {".", "./", "./."}) {
+    const std::string e =
+        parse_error(kHead + token("softhsm2_folder = \"" + std::string(home_itself) + "\"\n"));
+    EXPECT_TRUE(has(e, "not the home itself")) << home_itself << ": " << e;
+  }
+  // A token folder under devices/ would be listed as a broken device.
+  for (const char* own : {"devices/tok", "./locks", "trust", "journal/x"}) {
+    const std::string e =
+        parse_error(kHead + token("softhsm2_folder = \"" + std::string(own) + "\"\n"));
+    EXPECT_TRUE(has(e, "which hsm-migrate keeps for itself")) << own << ": " << e;
+  }
+  EXPECT_EQ(parse_ok(kHead + token("softhsm2_folder = \"./tokens/devices\"\n"))
+                .devices[0]
+                .token.softhsm2_folder,
+            "./tokens/devices");
   const std::string e =
       parse_error(kHead + token("softhsm2_folder = \"t\"\nmodule_env = { SOFTHSM2_CONF = "
                                 "\"/etc/softhsm/softhsm2.conf\" }\n"));
