@@ -21,7 +21,7 @@
 // sides of a comparison load the same amount: SoftHSM reads every token of
 // its folder at C_Initialize, so each restore round makes two new folders
 // of equal content, a copy of the source token plus an empty target (`dst`
-// for the plugin, `raw` for the loop). backup and raw run in 3 interleaved
+// for the plugin, `raw` for the loop). backup and raw run in 5 interleaved
 // rounds, the restores too; medians are reported.
 //
 // Usage: bench_pkcs11_plugin [N] [--tool-keys M] [--dir DIR]
@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
   };
   const std::string archive = (dir / "bench.hsmar").string();
   std::vector<double> t_backup, t_raw;
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 5; ++round) {
     t_raw.push_back(raw_backup());
     t_backup.push_back(run({kBin, "--quiet", "backup", "bsrc/src", "--archive", archive, "--force"}));
   }
@@ -351,11 +351,20 @@ int main(int argc, char** argv) {
   }
 
   std::printf("\n  %-11s %8s  %11s  %17s\n", "what", "objects", "time", "rate");
-  report("raw", n, median(t_raw), "process: init + find + 21 attributes + KWP wrap   (median of 3)");
-  report("backup", n, median(t_backup), "`hsm-migrate backup` through the plugin          (median of 3)");
+  report("raw", n, median(t_raw), "process: init + find + 21 attributes + KWP wrap   (median of 5)");
+  report("backup", n, median(t_backup), "`hsm-migrate backup` through the plugin          (median of 5)");
   report("tool", tool_keys, t_tool, "pkcs11-tool --wrap, one process per key");
   report("raw-unwrap", n, median(t_raw_unwrap), "process: init + C_UnwrapKey into token objects (median of 3)");
   report("restore", n, median(t_restore), "`hsm-migrate restore` into token objects        (median of 3)");
+  auto rounds = [](const char* name, const std::vector<double>& t) {
+    std::printf("  %-11s rounds:", name);
+    for (double x : t) std::printf(" %.3f", x);
+    std::printf(" s\n");
+  };
+  rounds("raw", t_raw);
+  rounds("backup", t_backup);
+  rounds("raw-unwrap", t_raw_unwrap);
+  rounds("restore", t_restore);
   const double r_backup = median(t_raw) / median(t_backup);
   const double r_tool = (static_cast<double>(n) / median(t_backup)) / (static_cast<double>(tool_keys) / t_tool);
   const double r_restore = median(t_raw_unwrap) / median(t_restore);
