@@ -77,7 +77,10 @@ Result<std::uint64_t> backup_seal(TokenContext& ctx, BackupWork& w, std::string_
   std::uint64_t position = 0;
   for (CK_OBJECT_HANDLE h : handles) {
     HSM_TRY_ASSIGN(ObjectInfo o, read_object(*s, h));
-    if (is_own_object(o)) continue;
+    if (is_own_object(o)) {
+      if (o.cls == CKO_PRIVATE_KEY && o.id == ctx.reg().identity_id) w.identity = h;
+      continue;
+    }
     api::ObjectDesc desc = describe_object(o);
     // T5, T2, T3: from the attributes, before the token wraps anything.
     if (auto refusal = rules::check_backup(me, desc)) {
@@ -116,7 +119,7 @@ Result<api::ArchiveSeal> backup_finish(TokenContext& ctx, BackupWork& w,
   if (!w.keep || finish.archive_id != w.id)
     return Error::usage("backup_finish names another archive than backup_begin");
   api::ArchiveSeal seal_out;
-  HSM_TRY_ASSIGN(seal_out.signature, sign_digest(*s, ctx.reg(), finish.archive_digest));
+  HSM_TRY_ASSIGN(seal_out.signature, sign_digest(*s, ctx.reg(), finish.archive_digest, w.identity));
   HSM_TRY_ASSIGN(seal_out.mac, archive_mac(*s, w.keys.seal, finish));
   w.keep.reset();  // S and W are destroyed on the token
   return seal_out;

@@ -51,13 +51,15 @@ Status add_domain(Session& s, Registration& r, const api::DomainSecret& domain, 
       return Error::usage(r.device + "/" + r.partition + " is already in this domain (T4)" +
                           (d.label.empty() ? "" : ", labelled \"" + d.label + "\""));
     if (d.label == domain.label)
-      return Error::usage(r.device + "/" + r.partition + " already has a domain labelled \"" + domain.label + "\"",
-                          "give the new domain another --label");
+      return Error::usage(
+          r.device + "/" + r.partition + " already has a domain labelled \"" + domain.label + "\"",
+          "give the new domain another --label");
   }
   // Imported once; the host's copy is zeroised with `key`. A KEK of this
   // domain already on the token (a registration that failed to save after
   // the import) is adopted, not imported twice.
-  if (!find_kek(s, fp).ok()) HSM_TRY(create_domain_kek(s, key, bytes_of(kDomainKekLabel), fingerprint_id(fp)));
+  if (!find_kek(s, fp).ok())
+    HSM_TRY(create_domain_kek(s, key, bytes_of(kDomainKekLabel), fingerprint_id(fp)));
   if (primary || r.domains.empty())
     for (auto& d : r.domains) d.primary = false;
   r.domains.push_back({domain.label, domain.kind, primary || r.domains.empty(), fp});
@@ -65,21 +67,27 @@ Status add_domain(Session& s, Registration& r, const api::DomainSecret& domain, 
 }
 
 Status delete_domain(Session& s, Registration& r, std::string_view label) {
-  auto it = std::find_if(r.domains.begin(), r.domains.end(), [&](const api::DomainDesc& d) { return d.label == label; });
+  auto it = std::find_if(r.domains.begin(), r.domains.end(),
+                         [&](const api::DomainDesc& d) { return d.label == label; });
   if (it == r.domains.end())
-    return Error::usage(r.device + "/" + r.partition + " has no domain labelled \"" + std::string(label) + "\"");
+    return Error::usage(r.device + "/" + r.partition + " has no domain labelled \"" +
+                        std::string(label) + "\"");
   if (it->primary && r.domains.size() > 1)
-    return Error::usage("the primary domain goes last (D3)", "make another domain the primary first");
+    return Error::usage("the primary domain goes last (D3)",
+                        "make another domain the primary first");
   auto kek = find_kek(s, it->fingerprint);
   if (kek.ok()) HSM_TRY(destroy_object(s, *kek));
   r.domains.erase(it);
   return {};
 }
 
-Status relabel_domain(Registration& r, std::string_view label, std::string_view new_label, bool primary) {
-  auto it = std::find_if(r.domains.begin(), r.domains.end(), [&](const api::DomainDesc& d) { return d.label == label; });
+Status relabel_domain(Registration& r, std::string_view label, std::string_view new_label,
+                      bool primary) {
+  auto it = std::find_if(r.domains.begin(), r.domains.end(),
+                         [&](const api::DomainDesc& d) { return d.label == label; });
   if (it == r.domains.end())
-    return Error::usage(r.device + "/" + r.partition + " has no domain labelled \"" + std::string(label) + "\"");
+    return Error::usage(r.device + "/" + r.partition + " has no domain labelled \"" +
+                        std::string(label) + "\"");
   it->label = std::string(new_label);
   if (primary)
     for (auto& d : r.domains) d.primary = &d == &*it;
@@ -110,13 +118,14 @@ Status create_identity(Session& s, Registration& r, const std::filesystem::path&
       continue;
     }
     // Proven by use: a token may generate a kind it cannot sign with.
-    const SignMechanism m = std::string_view(name) == "ed25519" ? SignMechanism::eddsa : SignMechanism::ecdsa_sha256;
+    const SignMechanism m =
+        std::string_view(name) == "ed25519" ? SignMechanism::eddsa : SignMechanism::ecdsa_sha256;
     const Bytes probe = bytes_of("hsm-migrate identity probe");
     auto sig = sign(s, kp->private_key, m, probe);
     auto pub = sig.ok() ? public_key_der(s, kp->public_key) : Result<Bytes>(sig.error());
-    Result<Bytes> cert = pub.ok() ? luna::crypto::issue_certificate(*pub, r.device + " HOK", factory.root_private,
-                                                                    factory.root_cert, std::time(nullptr) - 60, 36500,
-                                                                    2)
+    Result<Bytes> cert = pub.ok() ? luna::crypto::issue_certificate(
+                                        *pub, r.device + " HOK", factory.root_private,
+                                        factory.root_cert, std::time(nullptr) - 60, 36500, 2)
                                   : Result<Bytes>(pub.error());
     if (!cert.ok()) {
       last = cert.error();
@@ -130,21 +139,31 @@ Status create_identity(Session& s, Registration& r, const std::filesystem::path&
     r.root_cert = factory.root_cert;
     return {};
   }
-  last.message = s.token().name() + " cannot make an identity key (Ed25519 or ECDSA P-256): " + last.message;
+  last.message =
+      s.token().name() + " cannot make an identity key (Ed25519 or ECDSA P-256): " + last.message;
   return last;
 }
 
-Result<Bytes> sign_digest(Session& s, const Registration& r, const api::Digest32& digest) {
-  ObjectFilter f;
-  f.cls = CKO_PRIVATE_KEY;
-  f.id = r.identity_id;
-  HSM_TRY_ASSIGN(auto found, find_objects(s, f, kFindBatch, 2));
+Result<Bytes> sign_digest(Session& s, const Registration& r, const api::Digest32& digest,
+                          CK_OBJECT_HANDLE known) {
+  std::vector<CK_OBJECT_HANDLE> found;
+  if (known != CK_INVALID_HANDLE) {
+    found.push_back(known);
+  } else {
+    ObjectFilter f;
+    f.cls = CKO_PRIVATE_KEY;
+    f.id = r.identity_id;
+    HSM_TRY_ASSIGN(found, find_objects(s, f, kFindBatch, 2));
+  }
   if (found.size() != 1)
-    return Error::integrity(s.token().name() + " no longer holds the identity key registered for " + r.device +
-                            " (CKA_ID " + hex(r.identity_id) + ")");
-  const SignMechanism m = r.identity_key == "ed25519" ? SignMechanism::eddsa : SignMechanism::ecdsa_sha256;
+    return Error::integrity(s.token().name() + " no longer holds the identity key registered for " +
+                            r.device + " (CKA_ID " + hex(r.identity_id) + ")");
+  const SignMechanism m =
+      r.identity_key == "ed25519" ? SignMechanism::eddsa : SignMechanism::ecdsa_sha256;
   HSM_TRY_ASSIGN(Bytes sig, sign(s, found.front(), m, digest));
-  if (sig.size() != 64) return Error::other("the identity key's signature is " + std::to_string(sig.size()) + " bytes, not 64");
+  if (sig.size() != 64)
+    return Error::other("the identity key's signature is " + std::to_string(sig.size()) +
+                        " bytes, not 64");
   return sig;
 }
 
@@ -153,7 +172,9 @@ Result<std::vector<api::KeyCapability>> probe_capabilities(Session& s) {
   auto range = [&](CK_MECHANISM_TYPE m, int scale) -> std::optional<std::pair<int, int>> {
     for (const auto& mi : mechs)
       if (mi.type == m) {
-        const auto cap = [](CK_ULONG v) { return static_cast<int>(std::min<CK_ULONG>(v, 1u << 20)); };
+        const auto cap = [](CK_ULONG v) {
+          return static_cast<int>(std::min<CK_ULONG>(v, 1u << 20));
+        };
         return std::pair{cap(mi.min_key_size) * scale, cap(mi.max_key_size) * scale};
       }
     return std::nullopt;
@@ -178,7 +199,9 @@ Result<std::vector<api::KeyCapability>> probe_capabilities(Session& s) {
     api::KeyCapability c{api::KeyType::ec, 0, 0, {}};
     for (const char* curve : {"p256", "p384", "p521"})
       if (works(std::string("ec-") + curve)) {
-        const int bits = std::string_view(curve) == "p256" ? 256 : std::string_view(curve) == "p384" ? 384 : 521;
+        const int bits = std::string_view(curve) == "p256"   ? 256
+                         : std::string_view(curve) == "p384" ? 384
+                                                             : 521;
         c.curves.push_back(std::string("P-") + std::to_string(bits));
         if (c.min_bits == 0) c.min_bits = bits;
         c.max_bits = bits;

@@ -29,7 +29,8 @@ api::Result<CK_OBJECT_HANDLE> primary_kek(Session& s, const Registration& r);
 // token object, and records the domain in `r` (the caller saves it).
 api::Status add_domain(Session& s, Registration& r, const api::DomainSecret& domain, bool primary);
 api::Status delete_domain(Session& s, Registration& r, std::string_view label);
-api::Status relabel_domain(Registration& r, std::string_view label, std::string_view new_label, bool primary);
+api::Status relabel_domain(Registration& r, std::string_view label, std::string_view new_label,
+                           bool primary);
 
 // The identity key pair, generated on the token (non-extractable): Ed25519
 // when the token signs with it, else ECDSA P-256 (archive format 2 allows
@@ -37,8 +38,11 @@ api::Status relabel_domain(Registration& r, std::string_view label, std::string_
 // "<device> HOK". Nothing stays on the token when it fails.
 api::Status create_identity(Session& s, Registration& r, const std::filesystem::path& factory_dir,
                             const std::string& prefer);
-// The 64-byte signature of an archive digest by the identity key.
-api::Result<api::Bytes> sign_digest(Session& s, const Registration& r, const api::Digest32& digest);
+// The 64-byte signature of an archive digest by the identity key: `known`
+// when the caller already found it in this session (a search of SoftHSM2
+// reads every object's file), else found by its registered CKA_ID.
+api::Result<api::Bytes> sign_digest(Session& s, const Registration& r, const api::Digest32& digest,
+                                    CK_OBJECT_HANDLE known = CK_INVALID_HANDLE);
 
 // rule T3, by trying: the key kinds this token moves both ways (KWP wrap and
 // unwrap, session objects only, nothing left behind), with the sizes its
