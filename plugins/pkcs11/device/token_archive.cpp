@@ -78,7 +78,7 @@ Result<std::uint64_t> backup_seal(TokenContext& ctx, BackupWork& w, std::string_
   for (CK_OBJECT_HANDLE h : handles) {
     HSM_TRY_ASSIGN(ObjectInfo o, read_object(*s, h));
     if (is_own_object(o)) {
-      if (o.cls == CKO_PRIVATE_KEY && o.id == ctx.reg().identity_id) w.identity = h;
+      if (o.cls == CKO_PRIVATE_KEY && o.id == ctx.reg().identity_id) w.identities.push_back(h);
       continue;
     }
     api::ObjectDesc desc = describe_object(o);
@@ -119,7 +119,10 @@ Result<api::ArchiveSeal> backup_finish(TokenContext& ctx, BackupWork& w,
   if (!w.keep || finish.archive_id != w.id)
     return Error::usage("backup_finish names another archive than backup_begin");
   api::ArchiveSeal seal_out;
-  HSM_TRY_ASSIGN(seal_out.signature, sign_digest(*s, ctx.reg(), finish.archive_digest, w.identity));
+  HSM_TRY_ASSIGN(seal_out.signature,
+                 sign_digest(*s, ctx.reg(), finish.archive_digest,
+                             w.identities.size() == 1 ? w.identities.front()
+                                                      : CK_OBJECT_HANDLE{CK_INVALID_HANDLE}));
   HSM_TRY_ASSIGN(seal_out.mac, archive_mac(*s, w.keys.seal, finish));
   w.keep.reset();  // S and W are destroyed on the token
   return seal_out;

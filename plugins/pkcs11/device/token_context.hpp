@@ -75,9 +75,10 @@ struct BackupWork {
   // backup, as SoftHSM2 scans every object per search.
   std::vector<CK_OBJECT_HANDLE> objects;
   std::vector<api::ArchiveObjectReport> refused;
-  // The identity private key, when backup_seal read it among `objects`:
-  // backup_finish signs with it instead of searching the token again.
-  CK_OBJECT_HANDLE identity = CK_INVALID_HANDLE;
+  // The identity private keys backup_seal read among `objects`: with
+  // exactly one, backup_finish signs with it instead of searching the token
+  // again; otherwise its search finds what is wrong and says so.
+  std::vector<CK_OBJECT_HANDLE> identities;
 };
 
 // A restore in progress (restore_begin .. restore_blobs).

@@ -219,6 +219,14 @@ TEST_F(PortableFormTest, IdentityKeyIsCertifiedAndSigns) {
     f.cls = CKO_PRIVATE_KEY;
     P11_ASSIGN(auto found, find_objects(s, f));
     ASSERT_EQ(found.size(), 1u);
+    // Given the handle a backup met it by, it signs the same way.
+    P11_ASSIGN(api::Bytes again, plugin::sign_digest(s, r, digest, found[0]));
+    if (std::string_view(kind) == "ed25519") {
+      EXPECT_EQ(openssl_verify(pub, OsslSig::ed25519, digest, again), 1);
+    } else {
+      P11_ASSIGN(api::Bytes der, ecdsa_signature_der(again));
+      EXPECT_EQ(openssl_verify(pub, OsslSig::ecdsa_sha256_der, digest, der), 1);
+    }
     P11_ASSIGN(ObjectInfo info, read_object(s, found[0]));
     EXPECT_FALSE(info.is(CKA_EXTRACTABLE));
     EXPECT_TRUE(plugin::is_own_object(info));
